@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 (bookworm) packages that onsync's build, tests and tools need.
+# Idempotent: packages already present are left alone; nothing is fetched from anywhere else.
+# Run as root (or with sudo). Usage: scripts/setup.sh
+set -euo pipefail
+
+readonly PACKAGES=(
+  # Toolchain and build.
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates
+  # gRPC, protobuf, Abseil (+ grpc-proto for health.proto / reflection.proto).
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev grpc-proto
+  # Libraries used by the code.
+  libcurl4-openssl-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  prometheus-cpp-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libc-ares-dev libre2-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev curl procps
+  # Fuzzing and sanitizers (clang + libFuzzer runtime).
+  clang libclang-rt-14-dev
+  # The independent gRPC client used by the reflection tests (Debian's python, not a venv).
+  python3 python3-grpcio python3-protobuf
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if ((EUID != 0)); then SUDO="sudo"; fi
+echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
