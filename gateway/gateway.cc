@@ -1,0 +1,116 @@
+#include "gateway/gateway.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/routes/error_response.h"
+#include "onsync/v1/sync_service.grpc.pb.h"
+
+namespace onsync::gateway {
+namespace {
+
+constexpr absl::Duration kReadinessCheckTimeout = absl::Seconds(2);
+
+std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
+}
+
+// Decrements the in-flight count when the request's Respond is used or dropped.
+class InFlightToken final {
+ public:
+  explicit InFlightToken(std::atomic<int>* counter) : counter_(counter) {}
+  InFlightToken(InFlightToken&& other) noexcept : counter_(std::exchange(other.counter_, nullptr)) {}
+  InFlightToken& operator=(InFlightToken&&) = delete;
+  ~InFlightToken() {
+    if (counter_ != nullptr) counter_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int>* counter_;
+};
+
+http::Response MethodNotAllowed(const http::Request& request, std::string_view allowed) {
+  http::Response response =
+      ErrorResponse(405, absl::StatusCode::kUnimplemented,
+                    absl::StrCat(request.method, " not allowed on ", request.path));
+  response.headers.emplace_back("Allow", std::string(allowed));
+  return response;
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayOptions options)
+    : options_(std::move(options)),
+      sync_service_route_(MakeChannel(options_), *onsync::v1::SyncService::descriptor(),
+                          options_.deadlines),
+      probes_(MakeChannel(options_), kReadinessCheckTimeout) {}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(options)));
+  http::ServerOptions http_options;
+  http_options.listen = gateway->options_.listen;
+  http_options.threads = gateway->options_.threads;
+  http_options.max_body_bytes = gateway->options_.max_body_bytes;
+  http_options.max_header_bytes = gateway->options_.max_header_bytes;
+  http_options.read_timeout = gateway->options_.read_timeout;
+  http_options.idle_timeout = gateway->options_.idle_timeout;
+  http_options.error_response = [](int http_status, std::string_view message) {
+    absl::StatusCode code = absl::StatusCode::kInvalidArgument;
+    if (http_status == 413 || http_status == 431) code = absl::StatusCode::kResourceExhausted;
+    if (http_status == 503) code = absl::StatusCode::kUnavailable;
+    if (http_status >= 500 && http_status != 503) code = absl::StatusCode::kInternal;
+    return ErrorResponse(http_status, code, message);
+  };
+  Gateway* raw = gateway.get();
+  auto http = http::Server::Start(std::move(http_options),
+                                  [raw](http::Request request, http::Respond respond) {
+                                    raw->Dispatch(std::move(request), std::move(respond));
+                                  });
+  if (!http.ok()) return http.status();
+  gateway->http_ = *std::move(http);
+  return gateway;
+}
+
+Gateway::~Gateway() { Shutdown(absl::ZeroDuration()); }
+
+int Gateway::port() const { return http_->port(); }
+
+void Gateway::Shutdown(absl::Duration grace) {
+  if (http_ != nullptr) http_->Shutdown(grace);
+}
+
+void Gateway::Dispatch(http::Request request, http::Respond respond) {
+  if (request.path == "/healthz") {
+    if (request.method != "GET") return std::move(respond)(MethodNotAllowed(request, "GET"));
+    return probes_.HandleHealthz(std::move(request), std::move(respond));
+  }
+  if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= options_.max_concurrent_requests) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    http::Response busy = ErrorResponse(503, absl::StatusCode::kUnavailable,
+                                        "too many requests in progress; retry shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    return std::move(respond)(std::move(busy));
+  }
+  http::Respond counted = [token = InFlightToken(&in_flight_),
+                           respond = std::move(respond)](http::Response response) mutable {
+    std::move(respond)(std::move(response));
+  };
+  if (request.path == "/readyz") {
+    if (request.method != "GET") return std::move(counted)(MethodNotAllowed(request, "GET"));
+    return probes_.HandleReadyz(std::move(request), std::move(counted));
+  }
+  if (sync_service_route_.Matches(request.path)) {
+    return sync_service_route_.Handle(std::move(request), std::move(counted));
+  }
+  std::move(counted)(
+      ErrorResponse(absl::NotFoundError(absl::StrCat("no route for ", request.path))));
+}
+
+}  // namespace onsync::gateway

@@ -1,0 +1,65 @@
+// onsync-gateway assembled: the HTTP server, the gRPC channel to onsync-server, and the routes.
+//
+// Routes: GET /healthz, GET /readyz, POST /onsync.v1.SyncService/<Method>. Anything else is a
+// JSON 404 (405 for a known path with the wrong method). Requests beyond
+// `max_concurrent_requests` get 503 with Retry-After instead of queueing.
+//
+// Thread safety: Shutdown may be called from any thread, more than once.
+#ifndef ONSYNC_GATEWAY_GATEWAY_H_
+#define ONSYNC_GATEWAY_GATEWAY_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/http_server.h"
+#include "gateway/routes/generic_rpc_route.h"
+#include "gateway/routes/probes.h"
+
+namespace onsync::gateway {
+
+struct GatewayOptions {
+  std::string listen = "127.0.0.1:8080";
+  // gRPC target of onsync-server.
+  std::string server = "127.0.0.1:50051";
+  int threads = 2;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 << 10;
+  absl::Duration read_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::Seconds(30);
+  RpcDeadlines deadlines;
+  int max_concurrent_requests = 1024;
+  int max_message_bytes = 4 << 20;
+};
+
+class Gateway final {
+ public:
+  // Errors: those of http::Server::Start (address invalid or in use).
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(GatewayOptions options);
+
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  int port() const;
+
+  // Stops accepting; requests in progress get `grace` to finish.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  explicit Gateway(GatewayOptions options);
+  void Dispatch(http::Request request, http::Respond respond);
+
+  const GatewayOptions options_;
+  GenericRpcRoute sync_service_route_;
+  Probes probes_;
+  std::atomic<int> in_flight_{0};
+  // Last member: destroyed (and so stopped) first, while the routes still exist.
+  std::unique_ptr<http::Server> http_;
+};
+
+}  // namespace onsync::gateway
+
+#endif  // ONSYNC_GATEWAY_GATEWAY_H_

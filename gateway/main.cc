@@ -1,0 +1,85 @@
+// onsync-gateway: flags, wiring, signals. Logic lives in the gateway library.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "common/logging.h"
+#include "gateway/gateway.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks one).");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "gRPC target of onsync-server.");
+ABSL_FLAG(int, threads, 2, "I/O threads.");
+ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Largest request body; larger gets 413.");
+ABSL_FLAG(int64_t, max_header_bytes, 16 << 10, "Largest request head; larger gets 431.");
+ABSL_FLAG(absl::Duration, read_timeout, absl::Seconds(10),
+          "Time a client has to send a whole request.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30), "Idle keep-alive connection timeout.");
+ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(25),
+          "gRPC deadline when the request has no grpc-timeout header.");
+ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(120),
+          "Largest deadline a grpc-timeout header may ask for.");
+ABSL_FLAG(int, max_concurrent_requests, 1024, "Requests in progress at once; more get 503.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "Time requests in progress get to finish after SIGTERM/SIGINT.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "onsync HTTP gateway. Usage: onsync-gateway --listen HOST:PORT --server HOST:PORT");
+  absl::ParseCommandLine(argc, argv);
+  onsync::logging::Init("gateway");
+  const auto level = onsync::logging::ParseLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    spdlog::error("--log_level: {}", level.status().message());
+    return 2;
+  }
+  onsync::logging::SetLevel(*level);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  onsync::gateway::GatewayOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.server = absl::GetFlag(FLAGS_server);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
+  options.read_timeout = absl::GetFlag(FLAGS_read_timeout);
+  options.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  options.deadlines.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  options.deadlines.max_deadline = absl::GetFlag(FLAGS_max_deadline);
+  options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
+  if (options.threads < 1 || options.max_body_bytes < 1 || options.max_header_bytes < 1 ||
+      options.max_concurrent_requests < 1) {
+    spdlog::error("--threads, --max_body_bytes, --max_header_bytes and "
+                  "--max_concurrent_requests must be positive");
+    return 2;
+  }
+
+  auto gateway = onsync::gateway::Gateway::Start(options);
+  if (!gateway.ok()) {
+    spdlog::error("cannot start: {}", gateway.status().message());
+    return 1;
+  }
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  spdlog::info("forwarding to {}", options.server);
+  // The ready line: scripts and tests read the bound port from it.
+  std::printf("onsync-gateway listening on %s:%d\n", host.c_str(), (*gateway)->port());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: shutting down", signal_number);
+  (*gateway)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  spdlog::info("stopped");
+  return 0;
+}

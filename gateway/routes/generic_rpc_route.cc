@@ -1,0 +1,183 @@
+#include "gateway/routes/generic_rpc_route.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/status_grpc.h"
+#include "gateway/routes/error_response.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace onsync::gateway {
+namespace {
+
+using google::protobuf::Message;
+using google::protobuf::MethodDescriptor;
+
+// Everything one call needs until its completion callback runs.
+struct PendingCall {
+  grpc::ClientContext context;
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer response;
+  std::unique_ptr<Message> response_message;
+  http::Respond respond;
+};
+
+http::Response JsonOk(std::string body) {
+  http::Response response;
+  response.body = std::move(body);
+  return response;
+}
+
+void Complete(PendingCall& call, const grpc::Status& status) {
+  if (!status.ok()) {
+    std::move(call.respond)(ErrorResponse(FromGrpcStatus(status)));
+    return;
+  }
+  grpc::ProtoBufferReader reader(&call.response);
+  if (!call.response_message->ParseFromZeroCopyStream(&reader)) {
+    std::move(call.respond)(
+        ErrorResponse(absl::InternalError("the server's response could not be decoded")));
+    return;
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto printed = google::protobuf::util::MessageToJsonString(*call.response_message, &json,
+                                                                   options);
+  if (!printed.ok()) {
+    std::move(call.respond)(ErrorResponse(
+        absl::InternalError(absl::StrCat("response to JSON: ", printed.message().as_string()))));
+    return;
+  }
+  std::move(call.respond)(JsonOk(std::move(json)));
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value) {
+  const auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid grpc-timeout \"", value, "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
+  };
+  if (value.size() < 2 || value.size() > 9) return invalid();
+  const std::string_view digits = value.substr(0, value.size() - 1);
+  int64_t amount = 0;
+  if (!absl::c_all_of(digits, absl::ascii_isdigit) || !absl::SimpleAtoi(digits, &amount)) {
+    return invalid();
+  }
+  switch (value.back()) {
+    case 'H':
+      return absl::Hours(amount);
+    case 'M':
+      return absl::Minutes(amount);
+    case 'S':
+      return absl::Seconds(amount);
+    case 'm':
+      return absl::Milliseconds(amount);
+    case 'u':
+      return absl::Microseconds(amount);
+    case 'n':
+      return absl::Nanoseconds(amount);
+    default:
+      return invalid();
+  }
+}
+
+bool IsJsonContentType(std::string_view content_type) {
+  const std::string_view media_type =
+      absl::StripAsciiWhitespace(content_type.substr(0, content_type.find(';')));
+  return absl::EqualsIgnoreCase(media_type, "application/json");
+}
+
+GenericRpcRoute::GenericRpcRoute(std::shared_ptr<grpc::Channel> channel,
+                                 const google::protobuf::ServiceDescriptor& service,
+                                 RpcDeadlines deadlines)
+    : service_(service),
+      prefix_(absl::StrCat("/", service.full_name(), "/")),
+      deadlines_(deadlines),
+      stub_(std::move(channel)) {}
+
+bool GenericRpcRoute::Matches(std::string_view path) const {
+  return absl::StartsWith(path, prefix_);
+}
+
+void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const {
+  const std::string_view method_name = std::string_view(request.path).substr(prefix_.size());
+  const MethodDescriptor* method = service_.FindMethodByName(std::string(method_name));
+  if (method == nullptr) {
+    std::move(respond)(ErrorResponse(absl::NotFoundError(
+        absl::StrCat("unknown method \"", method_name, "\" of ", service_.full_name()))));
+    return;
+  }
+  if (request.method != "POST") {
+    http::Response response = ErrorResponse(405, absl::StatusCode::kUnimplemented,
+                                            absl::StrCat(request.method, " not allowed on ",
+                                                         request.path, "; use POST"));
+    response.headers.emplace_back("Allow", "POST");
+    std::move(respond)(std::move(response));
+    return;
+  }
+  if (method->client_streaming() || method->server_streaming()) {
+    std::move(respond)(ErrorResponse(absl::UnimplementedError(
+        absl::StrCat(method->full_name(), " is a streaming method; call it over gRPC"))));
+    return;
+  }
+  const std::optional<std::string_view> content_type = request.Header("content-type");
+  if (!request.body.empty() && !(content_type && IsJsonContentType(*content_type))) {
+    std::move(respond)(ErrorResponse(415, absl::StatusCode::kInvalidArgument,
+                                     "Content-Type must be application/json"));
+    return;
+  }
+
+  absl::Duration deadline = deadlines_.default_deadline;
+  if (const auto timeout = request.Header("grpc-timeout")) {
+    const absl::StatusOr<absl::Duration> parsed = ParseGrpcTimeout(*timeout);
+    if (!parsed.ok()) {
+      std::move(respond)(ErrorResponse(parsed.status()));
+      return;
+    }
+    deadline = std::min(*parsed, deadlines_.max_deadline);
+  }
+
+  const Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->input_type());
+  std::unique_ptr<Message> input(prototype->New());
+  const std::string_view body = request.body.empty() ? std::string_view("{}") : request.body;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(body, input.get());
+  if (!parsed.ok()) {
+    std::move(respond)(ErrorResponse(absl::InvalidArgumentError(
+        absl::StrCat("invalid ", method->input_type()->full_name(), " JSON: ",
+                     parsed.message().as_string()))));
+    return;
+  }
+
+  auto call = std::make_shared<PendingCall>();
+  call->respond = std::move(respond);
+  call->response_message.reset(google::protobuf::MessageFactory::generated_factory()
+                                   ->GetPrototype(method->output_type())
+                                   ->New());
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  for (const char* name : {"x-request-id", "traceparent"}) {
+    if (const auto value = request.Header(name)) {
+      call->context.AddMetadata(name, std::string(*value));
+    }
+  }
+  const std::string serialized = input->SerializeAsString();
+  grpc::Slice slice(serialized);
+  call->request = grpc::ByteBuffer(&slice, 1);
+  stub_.UnaryCall(&call->context, absl::StrCat(prefix_, method->name()), grpc::StubOptions(), &call->request, &call->response,
+                  [call](grpc::Status status) { Complete(*call, status); });
+}
+
+}  // namespace onsync::gateway

@@ -1,0 +1,56 @@
+#include "server/service/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/service/health_service.h"
+#include "server/service/sync_service.h"
+
+namespace onsync::server {
+
+Server::Server(std::unique_ptr<HealthService> health, std::unique_ptr<SyncServiceImpl> sync)
+    : health_(std::move(health)), sync_(std::move(sync)) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  if (options.config == nullptr) return absl::InvalidArgumentError("server started without config");
+  // Must run before the builder exists; also keeps the reflection library linked.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<Server> server(new Server(std::make_unique<HealthService>(),
+                                            std::make_unique<SyncServiceImpl>(options.config)));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->health_.get());
+  builder.RegisterService(server->sync_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    if (server->grpc_server_ != nullptr) server->grpc_server_->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address invalid or in use)"));
+  }
+  server->health_->SetServingStatus("", true);
+  server->health_->SetServingStatus(onsync::v1::SyncService::service_full_name(), true);
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+void Server::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_ || grpc_server_ == nullptr) return;
+    shut_down_ = true;
+  }
+  health_->Shutdown();
+  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  grpc_server_->Wait();
+}
+
+}  // namespace onsync::server
