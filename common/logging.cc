@@ -80,13 +80,14 @@ void SetLevel(Level level) {
 }
 
 absl::StatusOr<Level> ParseLevel(std::string_view text) {
-  const std::string lower = absl::AsciiStrToLower(text);
+  std::string lower(text);
+  absl::AsciiStrToLower(&lower);
   if (lower == "debug") return Level::kDebug;
   if (lower == "info") return Level::kInfo;
   if (lower == "warn" || lower == "warning") return Level::kWarn;
   if (lower == "error") return Level::kError;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown log level \"", text, "\" (debug, info, warn, error)"));
+      absl::StrCat("unknown log level \"", std::string(text), "\" (debug, info, warn, error)"));
 }
 
 }  // namespace onsync::logging

@@ -13,7 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "fmt/core.h"
 
 namespace onsync::logging {
 
@@ -29,5 +32,24 @@ void SetLevel(Level level);
 absl::StatusOr<Level> ParseLevel(std::string_view text);
 
 }  // namespace onsync::logging
+
+// Lets log calls format Abseil's own string_view (see common/string_view.h) and Status.
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
+  template <typename FormatContext>
+  auto format(absl::string_view text, FormatContext& context) const {
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(text.data(), text.size()),
+                                                    context);
+  }
+};
+
+template <>
+struct fmt::formatter<absl::Status> : fmt::formatter<fmt::string_view> {
+  template <typename FormatContext>
+  auto format(const absl::Status& status, FormatContext& context) const {
+    const std::string text = status.ToString();
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(text), context);
+  }
+};
 
 #endif  // ONSYNC_COMMON_LOGGING_H_

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/string_view.h"
 #include "gateway/routes/error_response.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 
@@ -14,6 +15,11 @@ namespace onsync::gateway {
 namespace {
 
 constexpr absl::Duration kReadinessCheckTimeout = absl::Seconds(2);
+
+// Taken through a generated message so that the descriptors are linked in and registered.
+const google::protobuf::ServiceDescriptor& SyncServiceDescriptor() {
+  return *onsync::v1::SyncRecordRequest::descriptor()->file()->FindServiceByName("SyncService");
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
   grpc::ChannelArguments args;
@@ -36,11 +42,11 @@ class InFlightToken final {
   std::atomic<int>* counter_;
 };
 
-http::Response MethodNotAllowed(const http::Request& request, std::string_view allowed) {
+http::Response MethodNotAllowed(const http::Request& request, const char* allowed) {
   http::Response response =
       ErrorResponse(405, absl::StatusCode::kUnimplemented,
                     absl::StrCat(request.method, " not allowed on ", request.path));
-  response.headers.emplace_back("Allow", std::string(allowed));
+  response.headers.emplace_back("Allow", allowed);
   return response;
 }
 
@@ -48,7 +54,7 @@ http::Response MethodNotAllowed(const http::Request& request, std::string_view a
 
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
-      sync_service_route_(MakeChannel(options_), *onsync::v1::SyncService::descriptor(),
+      sync_service_route_(MakeChannel(options_), SyncServiceDescriptor(),
                           options_.deadlines),
       probes_(MakeChannel(options_), kReadinessCheckTimeout) {}
 
@@ -66,7 +72,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
     if (http_status == 413 || http_status == 431) code = absl::StatusCode::kResourceExhausted;
     if (http_status == 503) code = absl::StatusCode::kUnavailable;
     if (http_status >= 500 && http_status != 503) code = absl::StatusCode::kInternal;
-    return ErrorResponse(http_status, code, message);
+    return ErrorResponse(http_status, code, ToAbsl(message));
   };
   Gateway* raw = gateway.get();
   auto http = http::Server::Start(std::move(http_options),

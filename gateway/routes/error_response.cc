@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json.h"
+#include "common/string_view.h"
 
 namespace onsync::gateway {
 
@@ -41,15 +42,16 @@ int HttpStatusFromCode(absl::StatusCode code) {
       return 500;
     case absl::StatusCode::kUnauthenticated:
       return 401;
+    default:
+      return 500;
   }
-  return 500;
 }
 
-http::Response ErrorResponse(int http_status, absl::StatusCode code, std::string_view message) {
+http::Response ErrorResponse(int http_status, absl::StatusCode code, absl::string_view message) {
   http::Response response;
   response.status = http_status;
   response.body = absl::StrCat(R"({"code":)", static_cast<int>(code),
-                               R"(,"message":)", JsonQuote(message), R"(,"details":[]})");
+                               R"(,"message":)", JsonQuote(ToStd(message)), R"(,"details":[]})");
   if (code == absl::StatusCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", R"(Basic realm="onsync")");
   }

@@ -22,7 +22,7 @@ int HttpStatusFromCode(absl::StatusCode code);
 http::Response ErrorResponse(const absl::Status& status);
 
 // An error response whose HTTP status is not the table's (405, 413, 415, 431, ...).
-http::Response ErrorResponse(int http_status, absl::StatusCode code, std::string_view message);
+http::Response ErrorResponse(int http_status, absl::StatusCode code, absl::string_view message);
 
 }  // namespace onsync::gateway
 

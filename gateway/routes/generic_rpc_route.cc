@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/status_grpc.h"
+#include "common/string_view.h"
 #include "gateway/routes/error_response.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -68,12 +69,12 @@ void Complete(PendingCall& call, const grpc::Status& status) {
 absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value) {
   const auto invalid = [&] {
     return absl::InvalidArgumentError(absl::StrCat(
-        "invalid grpc-timeout \"", value, "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
+        "invalid grpc-timeout \"", ToAbsl(value), "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
   };
   if (value.size() < 2 || value.size() > 9) return invalid();
   const std::string_view digits = value.substr(0, value.size() - 1);
   int64_t amount = 0;
-  if (!absl::c_all_of(digits, absl::ascii_isdigit) || !absl::SimpleAtoi(digits, &amount)) {
+  if (!absl::c_all_of(digits, absl::ascii_isdigit) || !absl::SimpleAtoi(ToAbsl(digits), &amount)) {
     return invalid();
   }
   switch (value.back()) {
@@ -95,8 +96,8 @@ absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value) {
 }
 
 bool IsJsonContentType(std::string_view content_type) {
-  const std::string_view media_type =
-      absl::StripAsciiWhitespace(content_type.substr(0, content_type.find(';')));
+  const absl::string_view media_type =
+      absl::StripAsciiWhitespace(ToAbsl(content_type.substr(0, content_type.find(';'))));
   return absl::EqualsIgnoreCase(media_type, "application/json");
 }
 
@@ -109,7 +110,7 @@ GenericRpcRoute::GenericRpcRoute(std::shared_ptr<grpc::Channel> channel,
       stub_(std::move(channel)) {}
 
 bool GenericRpcRoute::Matches(std::string_view path) const {
-  return absl::StartsWith(path, prefix_);
+  return absl::StartsWith(ToAbsl(path), prefix_);
 }
 
 void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const {
@@ -117,7 +118,7 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
   const MethodDescriptor* method = service_.FindMethodByName(std::string(method_name));
   if (method == nullptr) {
     std::move(respond)(ErrorResponse(absl::NotFoundError(
-        absl::StrCat("unknown method \"", method_name, "\" of ", service_.full_name()))));
+        absl::StrCat("unknown method \"", ToAbsl(method_name), "\" of ", service_.full_name()))));
     return;
   }
   if (request.method != "POST") {

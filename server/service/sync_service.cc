@@ -28,11 +28,15 @@ ListProfilesResponse BuildProfiles(const Config& config) {
   return response;
 }
 
+grpc::Status Unimplemented(absl::string_view method) {
+  return ToGrpcStatus(absl::UnimplementedError(
+      absl::StrCat("onsync.v1.SyncService/", method, " is not implemented in this build")));
+}
+
 grpc::ServerUnaryReactor* FinishUnimplemented(grpc::CallbackServerContext* context,
-                                              std::string_view method) {
+                                              absl::string_view method) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(absl::UnimplementedError(
-      absl::StrCat("onsync.v1.SyncService/", method, " is not implemented in this build"))));
+  reactor->Finish(Unimplemented(method));
   return reactor;
 }
 
@@ -40,10 +44,7 @@ grpc::ServerUnaryReactor* FinishUnimplemented(grpc::CallbackServerContext* conte
 template <typename Response>
 class UnimplementedWriter final : public grpc::ServerWriteReactor<Response> {
  public:
-  explicit UnimplementedWriter(std::string_view method) {
-    this->Finish(ToGrpcStatus(absl::UnimplementedError(
-        absl::StrCat("onsync.v1.SyncService/", method, " is not implemented in this build"))));
-  }
+  explicit UnimplementedWriter(absl::string_view method) { this->Finish(Unimplemented(method)); }
   void OnDone() override { delete this; }
 };
 
