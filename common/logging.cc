@@ -61,8 +61,8 @@ void GrpcLogToSpdlog(gpr_log_func_args* args) {
 }  // namespace
 
 void Init(std::string_view component, Level level) {
-  auto logger = std::make_shared<spdlog::logger>(
-      std::string(component), std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(std::string(component),
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   formatter->add_flag<JsonMessageFlag>('*').set_pattern(
       R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","component":"%n","message":"%*"})");
@@ -75,8 +75,7 @@ void Init(std::string_view component, Level level) {
 
 void SetLevel(Level level) {
   spdlog::set_level(ToSpdlog(level));
-  gpr_set_log_verbosity(level == Level::kDebug ? GPR_LOG_SEVERITY_DEBUG
-                                               : GPR_LOG_SEVERITY_ERROR);
+  gpr_set_log_verbosity(level == Level::kDebug ? GPR_LOG_SEVERITY_DEBUG : GPR_LOG_SEVERITY_ERROR);
 }
 
 absl::StatusOr<Level> ParseLevel(std::string_view text) {

@@ -32,7 +32,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
 class InFlightToken final {
  public:
   explicit InFlightToken(std::atomic<int>* counter) : counter_(counter) {}
-  InFlightToken(InFlightToken&& other) noexcept : counter_(std::exchange(other.counter_, nullptr)) {}
+  InFlightToken(InFlightToken&& other) noexcept
+      : counter_(std::exchange(other.counter_, nullptr)) {}
   InFlightToken& operator=(InFlightToken&&) = delete;
   ~InFlightToken() {
     if (counter_ != nullptr) counter_->fetch_sub(1, std::memory_order_relaxed);
@@ -54,8 +55,7 @@ http::Response MethodNotAllowed(const http::Request& request, const char* allowe
 
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
-      sync_service_route_(MakeChannel(options_), SyncServiceDescriptor(),
-                          options_.deadlines),
+      sync_service_route_(MakeChannel(options_), SyncServiceDescriptor(), options_.deadlines),
       probes_(MakeChannel(options_), kReadinessCheckTimeout) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {

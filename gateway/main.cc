@@ -12,7 +12,8 @@
 #include "gateway/gateway.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks one).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
+          "HTTP listen address host:port (port 0 picks one).");
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "gRPC target of onsync-server.");
 ABSL_FLAG(int, threads, 2, "I/O threads.");
 ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Largest request body; larger gets 413.");
@@ -60,8 +61,9 @@ int main(int argc, char** argv) {
   options.max_concurrent_requests = absl::GetFlag(FLAGS_max_concurrent_requests);
   if (options.threads < 1 || options.max_body_bytes < 1 || options.max_header_bytes < 1 ||
       options.max_concurrent_requests < 1) {
-    spdlog::error("--threads, --max_body_bytes, --max_header_bytes and "
-                  "--max_concurrent_requests must be positive");
+    spdlog::error(
+        "--threads, --max_body_bytes, --max_header_bytes and "
+        "--max_concurrent_requests must be positive");
     return 2;
   }
 

@@ -50,8 +50,8 @@ int HttpStatusFromCode(absl::StatusCode code) {
 http::Response ErrorResponse(int http_status, absl::StatusCode code, absl::string_view message) {
   http::Response response;
   response.status = http_status;
-  response.body = absl::StrCat(R"({"code":)", static_cast<int>(code),
-                               R"(,"message":)", JsonQuote(ToStd(message)), R"(,"details":[]})");
+  response.body = absl::StrCat(R"({"code":)", static_cast<int>(code), R"(,"message":)",
+                               JsonQuote(ToStd(message)), R"(,"details":[]})");
   if (code == absl::StatusCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", R"(Basic realm="onsync")");
   }

@@ -8,9 +8,9 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/status_grpc.h"
@@ -54,8 +54,8 @@ void Complete(PendingCall& call, const grpc::Status& status) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string json;
-  const auto printed = google::protobuf::util::MessageToJsonString(*call.response_message, &json,
-                                                                   options);
+  const auto printed =
+      google::protobuf::util::MessageToJsonString(*call.response_message, &json, options);
   if (!printed.ok()) {
     std::move(call.respond)(ErrorResponse(
         absl::InternalError(absl::StrCat("response to JSON: ", printed.message().as_string()))));
@@ -68,8 +68,9 @@ void Complete(PendingCall& call, const grpc::Status& status) {
 
 absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value) {
   const auto invalid = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid grpc-timeout \"", ToAbsl(value), "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid grpc-timeout \"", ToAbsl(value),
+                     "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
   };
   if (value.size() < 2 || value.size() > 9) return invalid();
   const std::string_view digits = value.substr(0, value.size() - 1);
@@ -122,9 +123,9 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
     return;
   }
   if (request.method != "POST") {
-    http::Response response = ErrorResponse(405, absl::StatusCode::kUnimplemented,
-                                            absl::StrCat(request.method, " not allowed on ",
-                                                         request.path, "; use POST"));
+    http::Response response =
+        ErrorResponse(405, absl::StatusCode::kUnimplemented,
+                      absl::StrCat(request.method, " not allowed on ", request.path, "; use POST"));
     response.headers.emplace_back("Allow", "POST");
     std::move(respond)(std::move(response));
     return;
@@ -157,9 +158,8 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
   const std::string_view body = request.body.empty() ? std::string_view("{}") : request.body;
   const auto parsed = google::protobuf::util::JsonStringToMessage(body, input.get());
   if (!parsed.ok()) {
-    std::move(respond)(ErrorResponse(absl::InvalidArgumentError(
-        absl::StrCat("invalid ", method->input_type()->full_name(), " JSON: ",
-                     parsed.message().as_string()))));
+    std::move(respond)(ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
+        "invalid ", method->input_type()->full_name(), " JSON: ", parsed.message().as_string()))));
     return;
   }
 
@@ -177,7 +177,8 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
   const std::string serialized = input->SerializeAsString();
   grpc::Slice slice(serialized);
   call->request = grpc::ByteBuffer(&slice, 1);
-  stub_.UnaryCall(&call->context, absl::StrCat(prefix_, method->name()), grpc::StubOptions(), &call->request, &call->response,
+  stub_.UnaryCall(&call->context, absl::StrCat(prefix_, method->name()), grpc::StubOptions(),
+                  &call->request, &call->response,
                   [call](grpc::Status status) { Complete(*call, status); });
 }
 

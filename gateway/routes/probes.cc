@@ -41,15 +41,16 @@ void Probes::HandleReadyz(http::Request, http::Respond respond) const {
   health_->async()->Check(
       &check->context, &check->request, &check->response, [check](grpc::Status status) {
         if (!status.ok()) {
-          std::move(check->respond)(ErrorResponse(503, absl::StatusCode::kUnavailable,
-                                                  absl::StrCat("server not reachable: ",
-                                                               status.error_message())));
+          std::move(check->respond)(
+              ErrorResponse(503, absl::StatusCode::kUnavailable,
+                            absl::StrCat("server not reachable: ", status.error_message())));
           return;
         }
-        const std::string& state = HealthCheckResponse::ServingStatus_Name(check->response.status());
+        const std::string& state =
+            HealthCheckResponse::ServingStatus_Name(check->response.status());
         if (check->response.status() != HealthCheckResponse::SERVING) {
-          std::move(check->respond)(ErrorResponse(
-              503, absl::StatusCode::kUnavailable, absl::StrCat("server is ", state)));
+          std::move(check->respond)(ErrorResponse(503, absl::StatusCode::kUnavailable,
+                                                  absl::StrCat("server is ", state)));
           return;
         }
         http::Response response;

@@ -25,6 +25,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
                                             std::make_unique<SyncServiceImpl>(options.config)));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  // gRPC sets SO_REUSEPORT by default, so a second server on a busy port would silently share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(server->health_.get());
@@ -32,8 +34,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     if (server->grpc_server_ != nullptr) server->grpc_server_->Shutdown();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " (address invalid or in use)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address invalid or in use)"));
   }
   server->health_->SetServingStatus("", true);
   server->health_->SetServingStatus(onsync::v1::SyncService::service_full_name(), true);

@@ -65,9 +65,9 @@ grpc::ServerUnaryReactor* SyncServiceImpl::EnqueueSync(grpc::CallbackServerConte
   return FinishUnimplemented(context, "EnqueueSync");
 }
 
-grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(
-    grpc::CallbackServerContext* context, const onsync::v1::StartBatchSyncRequest*,
-    onsync::v1::StartBatchSyncResponse*) {
+grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(grpc::CallbackServerContext* context,
+                                                          const onsync::v1::StartBatchSyncRequest*,
+                                                          onsync::v1::StartBatchSyncResponse*) {
   return FinishUnimplemented(context, "StartBatchSync");
 }
 
@@ -100,9 +100,9 @@ grpc::ServerUnaryReactor* SyncServiceImpl::CancelJob(grpc::CallbackServerContext
   return FinishUnimplemented(context, "CancelJob");
 }
 
-grpc::ServerUnaryReactor* SyncServiceImpl::ListProfiles(grpc::CallbackServerContext* context,
-                                                        const onsync::v1::ListProfilesRequest*,
-                                                        onsync::v1::ListProfilesResponse* response) {
+grpc::ServerUnaryReactor* SyncServiceImpl::ListProfiles(
+    grpc::CallbackServerContext* context, const onsync::v1::ListProfilesRequest*,
+    onsync::v1::ListProfilesResponse* response) {
   *response = profiles_;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

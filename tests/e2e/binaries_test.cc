@@ -68,9 +68,9 @@ TEST_F(BinariesTest, ServeTheExampleConfigAndStopGracefullyOnSigterm) {
   ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_EQ(ready->status, 200) << ready->body;
 
-  const auto profiles = HttpRequest("127.0.0.1", gateway_port_, "POST",
-                                    "/onsync.v1.SyncService/ListProfiles", "{}",
-                                    {{"Content-Type", "application/json"}});
+  const auto profiles =
+      HttpRequest("127.0.0.1", gateway_port_, "POST", "/onsync.v1.SyncService/ListProfiles", "{}",
+                  {{"Content-Type", "application/json"}});
   ASSERT_TRUE(profiles.ok()) << profiles.status();
   EXPECT_EQ(profiles->status, 200) << profiles->body;
   EXPECT_THAT(profiles->body, HasSubstr(R"("name":"business_app")"));
@@ -88,7 +88,8 @@ TEST_F(BinariesTest, ServeTheExampleConfigAndStopGracefullyOnSigterm) {
 
   // Every log line of both processes is one JSON object with the documented keys.
   for (ChildProcess* process : {&*server_, &*gateway_}) {
-    for (std::string_view line : absl::StrSplit(process->Stderr(), '\n', absl::SkipEmpty())) {
+    for (const std::string& line : static_cast<std::vector<std::string>>(
+             absl::StrSplit(process->Stderr(), '\n', absl::SkipEmpty()))) {
       google::protobuf::Struct parsed;
       ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &parsed).ok()) << line;
       for (const char* key : {"time", "level", "component", "message"}) {

@@ -162,8 +162,8 @@ TEST_F(GatewayTest, EmptyBodyIsAnEmptyRequest) {
 }
 
 TEST_F(GatewayTest, ServerErrorsMapThroughTheTable) {
-  ExpectError(Post("/onsync.v1.SyncService/SyncRecord", R"({"profile":"business_app"})"), 501,
-              12, "SyncRecord");
+  ExpectError(Post("/onsync.v1.SyncService/SyncRecord", R"({"profile":"business_app"})"), 501, 12,
+              "SyncRecord");
 }
 
 TEST_F(GatewayTest, UnknownMethodAndRouteAre404) {
@@ -179,15 +179,13 @@ TEST_F(GatewayTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(GatewayTest, StreamingMethodIs501) {
-  ExpectError(Post("/onsync.v1.SyncService/WatchJob", R"({"jobId":"j1"})"), 501, 12,
-              "streaming");
+  ExpectError(Post("/onsync.v1.SyncService/WatchJob", R"({"jobId":"j1"})"), 501, 12, "streaming");
 }
 
 TEST_F(GatewayTest, NonJsonContentTypeIs415) {
   ExpectError(Post("/onsync.v1.SyncService/ListProfiles", "{}", {{"Content-Type", "text/plain"}}),
               415, 3, "application/json");
-  ExpectError(Post("/onsync.v1.SyncService/ListProfiles", "{}", {}), 415, 3,
-              "application/json");
+  ExpectError(Post("/onsync.v1.SyncService/ListProfiles", "{}", {}), 415, 3, "application/json");
 }
 
 TEST_F(GatewayTest, MalformedJsonAndUnknownFieldsAre400) {
@@ -246,8 +244,7 @@ TEST(GatewayUpstreamTest, UnreachableServerIs503) {
   auto gateway = Gateway::Start(options);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   ExpectError(HttpRequest("127.0.0.1", (*gateway)->port(), "POST",
-                          "/onsync.v1.SyncService/ListProfiles", "{}",
-                          {{"Content-Type", kJson}}),
+                          "/onsync.v1.SyncService/ListProfiles", "{}", {{"Content-Type", kJson}}),
               503, 14, "");
   ExpectError(HttpRequest("127.0.0.1", (*gateway)->port(), "GET", "/readyz"), 503, 14,
               "not reachable");
@@ -259,29 +256,36 @@ TEST(GatewayUpstreamTest, DeadlineIs504AndTheConcurrencyCapAnswers503) {
   options.listen = "127.0.0.1:0";
   options.server = absl::StrCat("127.0.0.1:", silent.port());
   options.max_concurrent_requests = 1;
-  // Probe requests that slip in before the slow call holds the slot end quickly too.
-  options.deadlines.default_deadline = absl::Milliseconds(200);
   auto gateway = Gateway::Start(options);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   const int port = (*gateway)->port();
 
-  absl::StatusOr<HttpResult> slow;
-  std::thread slow_caller([&] {
-    slow = HttpRequest("127.0.0.1", port, "POST", "/onsync.v1.SyncService/ListProfiles", "{}",
-                       {{"Content-Type", kJson}, {"grpc-timeout", "1500m"}});
-  });
-  // The slow call holds the only slot until its deadline; wait until it is in flight.
-  absl::StatusOr<HttpResult> busy;
-  for (int i = 0; i < 100; ++i) {
-    busy = HttpRequest("127.0.0.1", port, "POST", "/onsync.v1.SyncService/ListProfiles", "{}",
-                       {{"Content-Type", kJson}});
-    if (busy.ok() && busy->status == 503) break;
-    absl::SleepFor(absl::Milliseconds(10));
+  // A slow call (its server never answers) holds the only slot until its deadline. Probes with
+  // a 1 ms deadline then find the gateway busy. Should a probe take the slot before the slow
+  // call is dispatched, the slow call is refused and the round is repeated.
+  for (int round = 0; round < 5; ++round) {
+    auto slow = HttpTestConnection::Connect("127.0.0.1", port);
+    ASSERT_TRUE(slow.ok()) << slow.status();
+    ASSERT_TRUE(slow->SendRaw("POST /onsync.v1.SyncService/ListProfiles HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\ngrpc-timeout: 1500m\r\n"
+                              "Content-Length: 2\r\n\r\n{}")
+                    .ok());
+    absl::StatusOr<HttpResult> busy;
+    for (int i = 0; i < 200; ++i) {
+      busy = HttpRequest("127.0.0.1", port, "POST", "/onsync.v1.SyncService/ListProfiles", "{}",
+                         {{"Content-Type", kJson}, {"grpc-timeout", "1m"}});
+      if (busy.ok() && busy->status == 503) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    const absl::StatusOr<HttpResult> slow_result = slow->ReadResponse();
+    ASSERT_TRUE(slow_result.ok()) << slow_result.status();
+    if (slow_result->status == 503) continue;  // a probe won the race for the slot
+    ExpectError(busy, 503, 14, "too many requests");
+    EXPECT_EQ(busy->Header("retry-after").value_or(""), "1");
+    ExpectError(slow_result, 504, 4, "");
+    return;
   }
-  ExpectError(busy, 503, 14, "too many requests");
-  EXPECT_EQ(busy->Header("retry-after").value_or(""), "1");
-  slow_caller.join();
-  ExpectError(slow, 504, 4, "");
+  FAIL() << "the slow call never held the slot";
 }
 
 }  // namespace

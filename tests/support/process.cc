@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/string_view.h"
 
 namespace onsync::testing {
 
@@ -114,15 +115,15 @@ absl::StatusOr<std::string> ChildProcess::WaitForLine(std::string_view prefix,
   while (true) {
     {
       absl::MutexLock lock(&state_->mu);
-      for (std::string_view line : absl::StrSplit(state_->stdout_text, '\n')) {
-        if (absl::StartsWith(line, prefix)) return std::string(line);
+      for (absl::string_view line : absl::StrSplit(state_->stdout_text, '\n')) {
+        if (absl::StartsWith(line, ToAbsl(prefix))) return std::string(line);
       }
       if (state_->stdout_closed) {
-        return absl::AbortedError(absl::StrCat("process exited before printing \"", prefix,
+        return absl::AbortedError(absl::StrCat("process exited before printing \"", ToAbsl(prefix),
                                                "\"; stderr: ", state_->stderr_text));
       }
       if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("no line \"", prefix, "\" within ",
+        return absl::DeadlineExceededError(absl::StrCat("no line \"", ToAbsl(prefix), "\" within ",
                                                         absl::FormatDuration(timeout),
                                                         "; stderr: ", state_->stderr_text));
       }
@@ -171,7 +172,7 @@ int ChildProcess::pid() const { return state_->pid; }
 int PortFromReadyLine(std::string_view line) {
   const size_t colon = line.rfind(':');
   int port = 0;
-  if (colon == std::string_view::npos || !absl::SimpleAtoi(line.substr(colon + 1), &port)) {
+  if (colon == std::string_view::npos || !absl::SimpleAtoi(ToAbsl(line.substr(colon + 1)), &port)) {
     return 0;
   }
   return port;
@@ -187,11 +188,12 @@ std::string FromEnv(const char* name, std::string_view fallback) {
 }  // namespace
 
 std::string BinaryPath(std::string_view name) {
-  return absl::StrCat(FromEnv("ONSYNC_BIN_DIR", "build/bin"), "/", name);
+  return absl::StrCat(FromEnv("ONSYNC_BIN_DIR", ONSYNC_DEFAULT_BIN_DIR), "/", ToAbsl(name));
 }
 
 std::string SourcePath(std::string_view relative) {
-  return absl::StrCat(FromEnv("ONSYNC_SOURCE_DIR", "."), "/", relative);
+  return absl::StrCat(FromEnv("ONSYNC_SOURCE_DIR", ONSYNC_DEFAULT_SOURCE_DIR), "/",
+                      ToAbsl(relative));
 }
 
 }  // namespace onsync::testing

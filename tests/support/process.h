@@ -38,8 +38,10 @@ class ChildProcess final {
   std::string Stderr() const;
   int pid() const;
 
- private:
+  // Internal state, shared with the capture threads.
   struct State;
+
+ private:
   explicit ChildProcess(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
@@ -47,10 +49,10 @@ class ChildProcess final {
 // The port of a ready line such as "onsync-server listening on 127.0.0.1:43210"; 0 if none.
 int PortFromReadyLine(std::string_view line);
 
-// Path of a binary built by this build (ONSYNC_BIN_DIR, set by CTest).
+// Path of a binary built by this build (ONSYNC_BIN_DIR overrides).
 std::string BinaryPath(std::string_view name);
 
-// Path under the source tree (ONSYNC_SOURCE_DIR, set by CTest).
+// Path under the source tree (ONSYNC_SOURCE_DIR overrides).
 std::string SourcePath(std::string_view relative);
 
 }  // namespace onsync::testing

@@ -93,8 +93,8 @@ TEST(HealthServiceUnitTest, StatusChangesReachCheckAndFreezeAfterShutdown) {
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  auto stub = Health::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                                  grpc::InsecureChannelCredentials()));
+  auto stub = Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   const auto check = [&]() {
     grpc::ClientContext context;
     HealthCheckRequest request;
