@@ -11,7 +11,7 @@ readonly PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev grpc-proto
   # Libraries used by the code.
-  libcurl4-openssl-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev rapidjson-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libc-ares-dev libre2-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev curl procps
