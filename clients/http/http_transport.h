@@ -33,6 +33,9 @@ struct HttpRequest {
   std::string body;
   // The whole call, all attempts included.
   absl::Time deadline = absl::InfiniteFuture();
+  // False for requests that must not run twice (e.g. a create): they are retried only when the
+  // request certainly was not processed (connection refused, 429).
+  bool idempotent = true;
 };
 
 struct HttpResponse {
