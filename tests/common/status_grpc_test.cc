@@ -20,11 +20,5 @@ TEST(StatusGrpcTest, OkStaysOk) {
   EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
 }
 
-TEST(StatusGrpcTest, CodeOutsideTheTableBecomesUnknown) {
-  const grpc::Status odd(static_cast<grpc::StatusCode>(99), "odd");
-  EXPECT_EQ(FromGrpcStatus(odd).code(), absl::StatusCode::kUnknown);
-  EXPECT_EQ(FromGrpcStatus(odd).message(), "odd");
-}
-
 }  // namespace
 }  // namespace onsync
