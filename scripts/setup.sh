@@ -21,6 +21,12 @@ readonly PACKAGES=(
   python3 python3-grpcio python3-protobuf
 )
 
+# Node.js + npm run the public Onspring JS SDK in the sandbox fidelity test. A machine that
+# already has a Node.js with npm (e.g. from another repository) keeps it.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
