@@ -1,0 +1,18 @@
+#include "clients/http/http_transport.h"
+
+#include <optional>
+#include <string_view>
+
+#include "absl/strings/match.h"
+#include "common/string_view.h"
+
+namespace onsync::clients {
+
+std::optional<std::string_view> HttpResponse::Header(std::string_view name) const {
+  for (const auto& [header_name, value] : headers) {
+    if (absl::EqualsIgnoreCase(ToAbsl(header_name), ToAbsl(name))) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace onsync::clients
