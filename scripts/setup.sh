@@ -36,13 +36,19 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if ((EUID != 0)); then SUDO="sudo"; fi
+  echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-SUDO=""
-if ((EUID != 0)); then SUDO="sudo"; fi
-echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The public Onspring JS SDK (pinned by its package-lock.json) for the sandbox fidelity test.
+sdk_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/clients/sandbox/sdk"
+if [[ ! -d $sdk_dir/node_modules/onspring-api-sdk ]]; then
+  echo "setup: installing the Onspring JS SDK with npm"
+  npm ci --prefix "$sdk_dir" --no-audit --no-fund --loglevel=error >/dev/null
+fi
 echo "setup: done"
