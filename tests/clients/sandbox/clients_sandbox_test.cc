@@ -271,5 +271,55 @@ TEST_F(ClientsSandboxTest, OnspringQueriesMatchExactlyAndCreatedUsersAreFoundByF
   EXPECT_EQ(found->front().record_id, saved->id);
 }
 
+TEST_F(ClientsSandboxTest, OAuthTokensAreFetchedOnceAndRenewedAfterA401) {
+  for (const auto grant : {servicenow::OAuthOptions::Grant::kClientCredentials,
+                           servicenow::OAuthOptions::Grant::kPassword}) {
+    servicenow::OAuthOptions options;
+    options.instance_url = sandbox_->servicenow_url();
+    options.grant = grant;
+    options.client_id = "sandbox-client";
+    options.client_secret = "sandbox-secret";
+    options.username = "admin";
+    options.password = "sandbox";
+    auto oauth = servicenow::OAuthAuthenticator::Create(*retrying_, RealClock(), options);
+    ASSERT_TRUE(oauth.ok()) << oauth.status();
+    auto table =
+        servicenow::TableClient::Create(*retrying_, *curl_, **oauth, sandbox_->servicenow_url());
+    ASSERT_TRUE(table.ok());
+    const auto list = [&] {
+      return Await<servicenow::TablePage>([&](auto done) {
+        (*table)->List({.table = "sys_user", .deadline = absl::Now() + absl::Seconds(10)},
+                       std::move(done));
+      });
+    };
+    ASSERT_TRUE(list().ok());
+    ASSERT_TRUE(list().ok());
+    EXPECT_EQ(sandbox_->CallCount(FakeKind::kServiceNow, "POST /oauth_token.do"), 1);
+
+    // The instance forgets its tokens: the next call gets a 401, fetches a new token and retries.
+    sandbox_->servicenow().ExpireAccessTokens();
+    const auto after = list();
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(sandbox_->CallCount(FakeKind::kServiceNow, "POST /oauth_token.do"), 2);
+    ASSERT_TRUE(sandbox_->Reset().ok());
+  }
+
+  servicenow::OAuthOptions wrong;
+  wrong.instance_url = sandbox_->servicenow_url();
+  wrong.client_id = "sandbox-client";
+  wrong.client_secret = "not-the-secret";
+  auto oauth = servicenow::OAuthAuthenticator::Create(*retrying_, RealClock(), wrong);
+  ASSERT_TRUE(oauth.ok());
+  auto table =
+      servicenow::TableClient::Create(*retrying_, *curl_, **oauth, sandbox_->servicenow_url());
+  ASSERT_TRUE(table.ok());
+  const auto page = Await<servicenow::TablePage>([&](auto done) {
+    (*table)->List({.table = "sys_user", .deadline = absl::Now() + absl::Seconds(10)},
+                   std::move(done));
+  });
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kUnauthenticated) << page.status();
+  EXPECT_THAT(std::string(page.status().message()), ::testing::Not(HasSubstr("not-the-secret")));
+}
+
 }  // namespace
 }  // namespace onsync::clients
