@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Sets up a Debian 12 machine (packages), builds onsync, and runs onsync-server and
-# onsync-gateway with deploy/examples/onsync.yaml on loopback, then shows a few calls.
-# Runs until Ctrl-C. Usage: scripts/run.sh [--check]   (--check: show the calls, then stop)
+# Sets up a Debian 12 machine (packages), builds onsync, and runs on loopback: the sandbox (fake
+# ServiceNow and Onspring), onsync-server with deploy/examples/onsync.yaml connected to the
+# sandbox, and onsync-gateway; then shows a few calls. Runs until Ctrl-C.
+# Usage: scripts/run.sh [--check]   (--check: show the calls, then stop)
 #
-# Environment: ONSYNC_CONFIG (default deploy/examples/onsync.yaml), ONSYNC_GRPC_PORT (50051),
-# ONSYNC_HTTP_PORT (8080).
+# Environment: ONSYNC_CONFIG (default deploy/examples/onsync.yaml; when it has no `servicenow` /
+# `onspring` sections, connections to the sandbox are added), ONSYNC_GRPC_PORT (50051),
+# ONSYNC_HTTP_PORT (8080), ONSYNC_SANDBOX_SN_PORT (8081), ONSYNC_SANDBOX_OS_PORT (8082).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 check_only=false
@@ -44,12 +46,39 @@ start() {
   echo "run.sh: $name did not start:" >&2; cat "$logs/$name.log" >&2; exit 1
 }
 
+start onsync-sandbox --servicenow-listen "127.0.0.1:${ONSYNC_SANDBOX_SN_PORT:-8081}" \
+  --onspring-listen "127.0.0.1:${ONSYNC_SANDBOX_OS_PORT:-8082}" \
+  --outcome-url "http://$http_addr"
+for _ in $(seq 50); do grep -q "onspring listening on" "$logs/onsync-sandbox.out" && break; sleep 0.1; done
+servicenow_url=http://$(awk '/servicenow listening on/ {print $NF; exit}' "$logs/onsync-sandbox.out")
+onspring_url=http://$(awk '/onspring listening on/ {print $NF; exit}' "$logs/onsync-sandbox.out")
+
+# Without real connections in the config, point onsync at the sandbox (its published test
+# credentials, passed as secret files like real ones).
+if ! grep -Eq '^(servicenow|onspring):' "$config"; then
+  umask 077
+  printf 'sandbox' >"$logs/servicenow-password"
+  printf 'sandbox-key' >"$logs/onspring-api-key"
+  { cat "$config"; cat <<YAML
+servicenow:
+  instance_url: $servicenow_url
+  auth: {basic: {username: admin, password_file: $logs/servicenow-password}}
+onspring:
+  base_url: $onspring_url
+  api_key_file: $logs/onspring-api-key
+YAML
+  } >"$logs/onsync.yaml"
+  config=$logs/onsync.yaml
+fi
+
 start onsync-server --config "$config" --listen "$grpc_addr"
 grpc_addr=$bound
 start onsync-gateway --listen "$http_addr" --server "$grpc_addr"
 http_addr=$bound
 
 show() { echo; echo "\$ $*"; "$@"; echo; }  # a failing call fails the script (set -e)
+show curl -sS --fail-with-body -u admin:sandbox \
+  "$servicenow_url/api/now/table/cmdb_ci_business_app?sysparm_fields=name,it_application_owner.name&sysparm_limit=2"
 show curl -sS --fail-with-body "http://$http_addr/readyz"
 show curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' -d '{}' \
   "http://$http_addr/onsync.v1.SyncService/ListProfiles"
@@ -57,5 +86,6 @@ show scripts/grpc-reflect "$grpc_addr" list
 show scripts/grpc-reflect "$grpc_addr" call grpc.health.v1.Health/Check '{}'
 
 if $check_only; then exit 0; fi
-echo "onsync is running: gRPC on $grpc_addr, HTTP on $http_addr; logs in $logs. Ctrl-C stops."
+echo "onsync is running: gRPC on $grpc_addr, HTTP on $http_addr; sandbox ServiceNow on"
+echo "$servicenow_url, Onspring on $onspring_url; logs in $logs. Ctrl-C stops."
 wait
