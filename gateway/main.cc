@@ -1,6 +1,4 @@
 // onsync-gateway: flags, wiring, signals. Logic lives in the gateway library.
-#include <signal.h>
-
 #include <cstdio>
 #include <string>
 
@@ -9,6 +7,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "gateway/gateway.h"
 #include "spdlog/spdlog.h"
 
@@ -42,11 +41,7 @@ int main(int argc, char** argv) {
   }
   onsync::logging::SetLevel(*level);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  onsync::BlockTerminationSignals();
 
   onsync::gateway::GatewayOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -78,8 +73,7 @@ int main(int argc, char** argv) {
   std::printf("onsync-gateway listening on %s:%d\n", host.c_str(), (*gateway)->port());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = onsync::WaitForTerminationSignal();
   spdlog::info("signal {}: shutting down", signal_number);
   (*gateway)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   spdlog::info("stopped");

@@ -1,6 +1,4 @@
 // onsync-server: flags, configuration, wiring, signals. Logic lives in the libraries.
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +8,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "server/config/config_loader.h"
 #include "server/config/secrets.h"
 #include "server/service/server.h"
@@ -64,13 +63,7 @@ int main(int argc, char** argv) {
   auto config = std::make_shared<const onsync::v1::Config>(*std::move(loaded));
   onsync::logging::SetLevel(LevelFrom(config->logging()));
 
-  // Signals are taken by sigwait on this thread; block them before gRPC starts its threads so
-  // that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  onsync::BlockTerminationSignals();
 
   onsync::server::ServerOptions options;
   options.config = config;
@@ -91,8 +84,7 @@ int main(int argc, char** argv) {
   std::printf("onsync-server listening on %s:%d\n", host.c_str(), (*server)->port());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = onsync::WaitForTerminationSignal();
   const absl::Duration grace = GraceFrom(config->server());
   spdlog::info("signal {}: shutting down, in-flight calls get {}", signal_number,
                absl::FormatDuration(grace));

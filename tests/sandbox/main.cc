@@ -2,8 +2,6 @@
 //
 // Flags take the form --name VALUE or --name=VALUE (dashes, as documented in README.md; absl's
 // flag library cannot spell them).
-#include <signal.h>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -13,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "common/string_view.h"
 #include "spdlog/spdlog.h"
 #include "tests/sandbox/json_util.h"
@@ -208,11 +207,7 @@ int main(int argc, char** argv) {
   }
 
   // Block the stop signals before any thread starts, so that only sigwait sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  onsync::BlockTerminationSignals();
 
   auto sandbox = Sandbox::Start(options);
   if (!sandbox.ok()) {
@@ -230,8 +225,7 @@ int main(int argc, char** argv) {
   std::printf("onspring listening on %s\n", host_of((*sandbox)->onspring_url()).c_str());
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = onsync::WaitForTerminationSignal();
   spdlog::info("signal {}: shutting down", signal_number);
   (*sandbox)->Shutdown();
   spdlog::info("stopped");
