@@ -4,7 +4,7 @@
 # Run as root (or with sudo). Usage: scripts/setup.sh
 set -euo pipefail
 
-readonly PACKAGES=(
+PACKAGES=(
   # Toolchain and build.
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   # gRPC, protobuf, Abseil (+ grpc-proto for health.proto / reflection.proto).
