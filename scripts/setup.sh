@@ -14,7 +14,7 @@ PACKAGES=(
   libcurl4-openssl-dev rapidjson-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libc-ares-dev libre2-dev
   # Tests and benchmarks.
-  libgtest-dev libgmock-dev libbenchmark-dev curl procps
+  libgtest-dev libgmock-dev libbenchmark-dev curl procps openssl
   # Fuzzing and sanitizers (clang + libFuzzer runtime).
   clang libclang-rt-14-dev
   # The independent gRPC client used by the reflection tests (Debian's python, not a venv).
