@@ -28,19 +28,20 @@ std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
   return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
 }
 
-// Decrements the in-flight count when the request's Respond is used or dropped.
+// Decrements the in-flight count when the request's Respond is used or dropped. Shares the
+// counter: a gRPC completion may release its Respond after the Gateway is gone.
 class InFlightToken final {
  public:
-  explicit InFlightToken(std::atomic<int>* counter) : counter_(counter) {}
-  InFlightToken(InFlightToken&& other) noexcept
-      : counter_(std::exchange(other.counter_, nullptr)) {}
+  explicit InFlightToken(std::shared_ptr<std::atomic<int>> counter)
+      : counter_(std::move(counter)) {}
+  InFlightToken(InFlightToken&& other) noexcept = default;
   InFlightToken& operator=(InFlightToken&&) = delete;
   ~InFlightToken() {
     if (counter_ != nullptr) counter_->fetch_sub(1, std::memory_order_relaxed);
   }
 
  private:
-  std::atomic<int>* counter_;
+  std::shared_ptr<std::atomic<int>> counter_;
 };
 
 http::Response MethodNotAllowed(const http::Request& request, const char* allowed) {
@@ -97,14 +98,14 @@ void Gateway::Dispatch(http::Request request, http::Respond respond) {
     if (request.method != "GET") return std::move(respond)(MethodNotAllowed(request, "GET"));
     return probes_.HandleHealthz(std::move(request), std::move(respond));
   }
-  if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= options_.max_concurrent_requests) {
-    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= options_.max_concurrent_requests) {
+    in_flight_->fetch_sub(1, std::memory_order_relaxed);
     http::Response busy = ErrorResponse(503, absl::StatusCode::kUnavailable,
                                         "too many requests in progress; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
     return std::move(respond)(std::move(busy));
   }
-  http::Respond counted = [token = InFlightToken(&in_flight_),
+  http::Respond counted = [token = InFlightToken(in_flight_),
                            respond = std::move(respond)](http::Response response) mutable {
     std::move(respond)(std::move(response));
   };

@@ -55,7 +55,8 @@ class Gateway final {
   const GatewayOptions options_;
   GenericRpcRoute sync_service_route_;
   Probes probes_;
-  std::atomic<int> in_flight_{0};
+  // Requests in progress; shared with their Respond wrappers, which may outlive the Gateway.
+  const std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
   // Last member: destroyed (and so stopped) first, while the routes still exist.
   std::unique_ptr<http::Server> http_;
 };
