@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/engine/template.h"
 
 namespace onsync::config {
 namespace {
@@ -832,42 +833,6 @@ std::string CheckHttpUrl(absl::string_view url, bool origin_only) {
   return "";
 }
 
-// Create templates: literal text with `{value|transform|...}` placeholders.
-constexpr absl::string_view kTransforms[] = {
-    "first_space_to_dot", "first_word", "rest_words", "lower", "upper", "trim"};
-
-std::string CheckTemplate(absl::string_view tmpl) {
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    const char c = tmpl[pos];
-    if (c == '}') return absl::StrCat("unbalanced braces: '}' at offset ", pos, " has no '{'");
-    if (c != '{') {
-      ++pos;
-      continue;
-    }
-    const size_t end = tmpl.find_first_of("{}", pos + 1);
-    if (end == absl::string_view::npos || tmpl[end] == '{') {
-      return absl::StrCat("unbalanced braces: '{' at offset ", pos, " is not closed");
-    }
-    const std::vector<absl::string_view> parts =
-        absl::StrSplit(tmpl.substr(pos + 1, end - pos - 1), '|');
-    if (absl::StripAsciiWhitespace(parts[0]) != "value") {
-      return absl::StrCat("unknown placeholder {", absl::StripAsciiWhitespace(parts[0]),
-                          "}: only {value} is supported");
-    }
-    for (size_t i = 1; i < parts.size(); ++i) {
-      const absl::string_view name = absl::StripAsciiWhitespace(parts[i]);
-      if (std::find(std::begin(kTransforms), std::end(kTransforms), name) ==
-          std::end(kTransforms)) {
-        return absl::StrCat("unknown transform \"", name,
-                            "\" (known: ", absl::StrJoin(kTransforms, ", "), ")");
-      }
-    }
-    pos = end + 1;
-  }
-  return "";
-}
-
 // --- Rule tables -----------------------------------------------------------------------------
 
 using DescriptorFn = const Descriptor* (*)();
@@ -1007,8 +972,8 @@ void CheckReference(const RuleContext& ctx, const v1::ReferenceKind& ref, const 
   for (const auto& [field_id, tmpl] : sorted) {
     const std::string entry = Child(create, absl::StrCat(field_id));
     if (field_id <= 0) ctx.Add(entry, "field ids must be > 0");
-    if (std::string problem = CheckTemplate(tmpl); !problem.empty()) {
-      ctx.Add(entry, std::move(problem));
+    if (const auto parsed = engine::Template::Parse(tmpl); !parsed.ok()) {
+      ctx.Add(entry, std::string(parsed.status().message()));
     }
   }
 }

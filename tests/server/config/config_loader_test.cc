@@ -523,19 +523,22 @@ TEST(ParseConfigYamlTest, CrossFieldRules) {
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, reference: {app_id: 1, "
                                     "match_field_id: 2, on_missing: create, create: {5: "
                                     "\"{value|upcase}\"}}}}\n")),
-              HasSubstr("profiles.p.fields.o.reference.create.5: unknown transform \"upcase\""));
+              HasSubstr("profiles.p.fields.o.reference.create.5: template \"{value|upcase}\": "
+                        "unknown transform \"upcase\""));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, reference: {app_id: 1, "
                                     "match_field_id: 2, on_missing: create, create: {5: "
                                     "\"{value|lower\"}}}}\n")),
-              HasSubstr("profiles.p.fields.o.reference.create.5: unbalanced braces"));
+              HasSubstr("profiles.p.fields.o.reference.create.5: template \"{value|lower\": "
+                        "unbalanced braces"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, reference: {app_id: 1, "
                                     "match_field_id: 2, on_missing: create, create: {5: "
                                     "\"value}\"}}}}\n")),
-              HasSubstr("profiles.p.fields.o.reference.create.5: unbalanced braces"));
+              HasSubstr("profiles.p.fields.o.reference.create.5: template \"value}\": "
+                        "unbalanced braces"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, reference: {app_id: 1, "
                                     "match_field_id: 2, on_missing: create, create: {5: "
                                     "\"{name}\"}}}}\n")),
-              HasSubstr("create.5: unknown placeholder {name}"));
+              HasSubstr("create.5: template \"{name}\": unknown placeholder {name}"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, join: \"|\"}}\n")),
               HasSubstr("profiles.p.fields.o.join: needs split"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, split: \",\", number: {}}}\n")),
