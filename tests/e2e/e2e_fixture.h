@@ -1,4 +1,5 @@
 // Starts onsync-server and onsync-gateway as child processes on free loopback ports.
+// Thread safety: one test thread uses a fixture.
 #ifndef ONSYNC_TESTS_E2E_E2E_FIXTURE_H_
 #define ONSYNC_TESTS_E2E_E2E_FIXTURE_H_
 
