@@ -15,6 +15,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "gtest/gtest.h"
 #include "onsync/v1/config.pb.h"
+#include "tests/server/config/fake_secret_source.h"
 
 namespace onsync::config {
 namespace {
@@ -24,31 +25,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-// Debian's absl::string_view is not std::string_view, which gMock's string matchers want.
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
-
-// A distinctive value, so that a leak into any message is easy to spot.
-constexpr char kSecret[] = "Zq7-UNIQUE-s3cret-VALUE";
-
-// Files and environment from maps. Thread-compatible (tests only read it).
-class FakeSecretSource final : public SecretSource {
- public:
-  std::map<std::string, std::string> files;
-  std::map<std::string, std::string> env;
-
-  absl::StatusOr<std::string> ReadFile(const std::string& path) const override {
-    auto it = files.find(path);
-    if (it == files.end()) {
-      return absl::NotFoundError("cannot open " + path + ": No such file or directory");
-    }
-    return it->second;
-  }
-  std::optional<std::string> GetEnv(const std::string& name) const override {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  }
-};
+using testing::FakeSecretSource;
+using testing::kSecret;
+using testing::Message;
 
 // Every secret the test configs name resolves to kSecret.
 FakeSecretSource Secrets() {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/config/fake_secret_source.h"
 
 namespace onsync::config {
 namespace {
@@ -21,34 +22,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-// Debian's absl::string_view is not std::string_view, which gMock's string matchers want.
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
-
-// A distinctive value, so that a leak into any message is easy to spot.
-constexpr char kSecret[] = "Zq7-UNIQUE-s3cret-VALUE";
-
-// Files and environment from maps. Thread-compatible (tests only read it).
-class FakeSecretSource final : public SecretSource {
- public:
-  std::map<std::string, std::string> files;
-  std::map<std::string, std::string> env;
-  // When set, ReadFile fails with this status for every path.
-  std::optional<absl::Status> read_error;
-
-  absl::StatusOr<std::string> ReadFile(const std::string& path) const override {
-    if (read_error.has_value()) return *read_error;
-    auto it = files.find(path);
-    if (it == files.end()) {
-      return absl::NotFoundError("cannot open " + path + ": No such file or directory");
-    }
-    return it->second;
-  }
-  std::optional<std::string> GetEnv(const std::string& name) const override {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  }
-};
+using testing::FakeSecretSource;
+using testing::kSecret;
+using testing::Message;
 
 TEST(ResolveSecretTest, EnvironmentReference) {
   FakeSecretSource source;
