@@ -190,9 +190,13 @@ absl::Status Unusable(std::string_view what, const HttpResponse& response, std::
                           "): ", SummarizeBody(response.body))));
 }
 
-// Parses a 2xx body into `doc` and returns its `result` member.
-absl::StatusOr<const rapidjson::Value*> ResultOf(const HttpResponse& response,
+// The transport error, the decoded error of a non-2xx response, or the `result` member of a
+// 2xx body parsed into `doc`.
+absl::StatusOr<const rapidjson::Value*> ResultOf(const absl::StatusOr<HttpResponse>& answer,
                                                  rapidjson::Document& doc, std::string_view what) {
+  if (!answer.ok()) return answer.status();
+  const HttpResponse& response = *answer;
+  if (response.status < 200 || response.status > 299) return ErrorFromResponse(response, what);
   doc.Parse(response.body.data(), response.body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Unusable(what, response, "unreadable response");
@@ -364,16 +368,8 @@ void TableClient::FetchPage(std::string url, absl::Time deadline, Callback<Table
       std::move(http), /*retried=*/false,
       [this, what = std::move(what),
        done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-        if (!response.ok()) {
-          std::move(done)(std::move(response).status());
-          return;
-        }
-        if (response->status < 200 || response->status > 299) {
-          std::move(done)(ErrorFromResponse(*response, what));
-          return;
-        }
         rapidjson::Document doc;
-        absl::StatusOr<const rapidjson::Value*> result = ResultOf(*response, doc, what);
+        absl::StatusOr<const rapidjson::Value*> result = ResultOf(response, doc, what);
         if (!result.ok()) {
           std::move(done)(result.status());
           return;
@@ -542,16 +538,8 @@ void TableClient::Get(GetRequest request, Callback<Row> done) {
   Execute(std::move(http), /*retried=*/false,
           [dv, what = std::move(what),
            done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
-            if (!response.ok()) {
-              std::move(done)(std::move(response).status());
-              return;
-            }
-            if (response->status < 200 || response->status > 299) {
-              std::move(done)(ErrorFromResponse(*response, what));
-              return;
-            }
             rapidjson::Document doc;
-            absl::StatusOr<const rapidjson::Value*> result = ResultOf(*response, doc, what);
+            absl::StatusOr<const rapidjson::Value*> result = ResultOf(response, doc, what);
             if (!result.ok()) {
               std::move(done)(result.status());
               return;
