@@ -236,6 +236,24 @@ absl::StatusOr<Envelope> ParseEnvelope(const rapidjson::Document& doc, std::stri
   return env;
 }
 
+// Decodes one page of a paged envelope and appends its items, parsed by `parse`, to `out`.
+// Returns whether another page follows.
+template <typename Item>
+absl::StatusOr<bool> AppendPage(const absl::StatusOr<HttpResponse>& response, std::string_view what,
+                                int64_t page, absl::StatusOr<Item> (*parse)(const Value&),
+                                std::vector<Item>& out) {
+  rapidjson::Document doc;
+  if (absl::Status s = Decode(response, what, doc); !s.ok()) return s;
+  absl::StatusOr<Envelope> env = ParseEnvelope(doc, what);
+  if (!env.ok()) return env.status();
+  for (const Value& item : env->items->GetArray()) {
+    absl::StatusOr<Item> parsed = parse(item);
+    if (!parsed.ok()) return Malformed(what, parsed.status().message());
+    out.push_back(*std::move(parsed));
+  }
+  return !env->items->Empty() && page < env->total_pages;
+}
+
 // ---- writing -------------------------------------------------------------------------------
 
 absl::Status WriteValue(const FieldValue& value, JsonWriter& w) {
@@ -620,25 +638,13 @@ void OnspringClient::QueryPage(std::shared_ptr<QueryState> state) {
   std::string what = What(request);
   transport_.Send(std::move(request), [this, state = std::move(state), what = std::move(what)](
                                           absl::StatusOr<HttpResponse> response) mutable {
-    rapidjson::Document doc;
-    if (absl::Status s = Decode(response, what, doc); !s.ok()) {
-      std::move(state->done)(std::move(s));
+    absl::StatusOr<bool> more =
+        AppendPage(response, what, state->page, &ParseRecord, state->records);
+    if (!more.ok()) {
+      std::move(state->done)(more.status());
       return;
     }
-    absl::StatusOr<Envelope> env = ParseEnvelope(doc, what);
-    if (!env.ok()) {
-      std::move(state->done)(env.status());
-      return;
-    }
-    for (const Value& item : env->items->GetArray()) {
-      absl::StatusOr<Record> record = ParseRecord(item);
-      if (!record.ok()) {
-        std::move(state->done)(Malformed(what, record.status().message()));
-        return;
-      }
-      state->records.push_back(*std::move(record));
-    }
-    if (env->items->Empty() || state->page >= env->total_pages) {
+    if (!*more) {
       std::move(state->done)(std::move(state->records));
       return;
     }
@@ -761,25 +767,12 @@ void OnspringClient::FieldsPage(std::shared_ptr<FieldsState> state) {
   std::string what = What(request);
   transport_.Send(std::move(request), [this, state = std::move(state), what = std::move(what)](
                                           absl::StatusOr<HttpResponse> response) mutable {
-    rapidjson::Document doc;
-    if (absl::Status s = Decode(response, what, doc); !s.ok()) {
-      std::move(state->done)(std::move(s));
+    absl::StatusOr<bool> more = AppendPage(response, what, state->page, &ParseField, state->fields);
+    if (!more.ok()) {
+      std::move(state->done)(more.status());
       return;
     }
-    absl::StatusOr<Envelope> env = ParseEnvelope(doc, what);
-    if (!env.ok()) {
-      std::move(state->done)(env.status());
-      return;
-    }
-    for (const Value& item : env->items->GetArray()) {
-      absl::StatusOr<Field> field = ParseField(item);
-      if (!field.ok()) {
-        std::move(state->done)(Malformed(what, field.status().message()));
-        return;
-      }
-      state->fields.push_back(*std::move(field));
-    }
-    if (env->items->Empty() || state->page >= env->total_pages) {
+    if (!*more) {
       std::move(state->done)(std::move(state->fields));
       return;
     }
