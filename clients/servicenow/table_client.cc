@@ -263,7 +263,7 @@ bool ExactMatch(const Row& row, std::string_view key_field, std::string_view val
 }
 
 absl::Status Ambiguous(const LookupRequest& request) {
-  return absl::FailedPreconditionError(
+  return absl::AbortedError(
       absl::StrCat("ambiguous: more than one ", request.table, " row has ", request.key_field,
                    " = \"", ToAbsl(std::string_view(request.value).substr(0, 200)), "\""));
 }

@@ -162,7 +162,7 @@ class TableClient {
 
   // The one row whose `key_field` equals `value` byte for byte: a List with `key_field=<value>`
   // and sysparm_limit=2, re-checked on the client (ServiceNow drops query terms it cannot parse,
-  // and text matching may ignore case). nullopt when no row matches; FAILED_PRECONDITION
+  // and text matching may ignore case). nullopt when no row matches; ABORTED
   // "ambiguous: more than one <table> row has <key_field> = "<value>"" when two do. When both
   // rows came back and they differ from `value` only by case or trailing blanks (a
   // case-insensitive collation), the rows beyond them are read too (pages of 100) so that an exact

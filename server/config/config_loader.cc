@@ -961,6 +961,12 @@ void CheckOutputField(const RuleContext& ctx, const v1::OutputField& field,
                                  field.kind_case() == v1::OutputField::kDate)) {
     ctx.Add(Child(path, "split"), "only applies to text, list and reference fields");
   }
+  // List value ids come from the metadata of the Onspring field the value is written to.
+  if (field.kind_case() == v1::OutputField::kList && field.to_field() == 0 &&
+      (field.list().output() == v1::ListKind::OUTPUT_ID || field.list().create_missing())) {
+    ctx.Add(Child(path, "to_field"),
+            "required for a list with output: id or create_missing (the list is the field's)");
+  }
 }
 
 void CheckReference(const RuleContext& ctx, const v1::ReferenceKind& ref, const std::string& path) {
@@ -1073,8 +1079,8 @@ void CheckApiKey(const RuleContext& ctx, const v1::ApiKeyAuth& auth, const std::
   }
 }
 
-void CheckSyncRoute(const RuleContext& ctx, const v1::SyncRouteConfig& route,
-                    const std::string& path) {
+void CheckInlineSync(const RuleContext& ctx, const v1::InlineSyncConfig& route,
+                     const std::string& path) {
   for (int i = 0; i < route.allowed_servicenow_hosts_size(); ++i) {
     const std::string& host = route.allowed_servicenow_hosts(i);
     if (host.empty() || !std::all_of(host.begin(), host.end(), IsHostChar)) {
@@ -1118,7 +1124,7 @@ constexpr TypeRule kTypeRules[] = {
     {&v1::ServerConfig::descriptor, &Typed<v1::ServerConfig, CheckServer>},
     {&v1::GatewayConfig::descriptor, &Typed<v1::GatewayConfig, CheckGateway>},
     {&v1::ApiKeyAuth::descriptor, &Typed<v1::ApiKeyAuth, CheckApiKey>},
-    {&v1::SyncRouteConfig::descriptor, &Typed<v1::SyncRouteConfig, CheckSyncRoute>},
+    {&v1::InlineSyncConfig::descriptor, &Typed<v1::InlineSyncConfig, CheckInlineSync>},
     {&v1::JobsConfig::descriptor, &Typed<v1::JobsConfig, CheckJobs>},
     {&v1::UpstreamConfig::descriptor, &Typed<v1::UpstreamConfig, CheckUpstream>},
 };

@@ -448,7 +448,7 @@ TEST_F(TableClientTest, LookupByKeyAmbiguous) {
       200, R"({"result":[{"sys_id":"a1","name":"Payroll"},{"sys_id":"a2","name":"Payroll"}]})");
   absl::StatusOr<std::optional<Row>> row =
       Lookup({.table = "cmdb_ci_business_app", .key_field = "name", .value = "Payroll"});
-  EXPECT_EQ(row.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(row.status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(row.status().message(),
             "ambiguous: more than one cmdb_ci_business_app row has name = \"Payroll\"");
 }

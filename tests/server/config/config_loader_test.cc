@@ -99,6 +99,11 @@ server:
   shutdown_grace: 10s
   max_in_flight_syncs: 256
   admin_listen: "[::1]:9090"
+  inline_sync:
+    allowed_servicenow_hosts: [acme.service-now.com]
+    pass_through_credentials: TRUE
+  cache_ttl: 2m
+  cache_entries: 5000
 gateway:
   listen: 0.0.0.0:8080
   server: 127.0.0.1:50051
@@ -109,9 +114,6 @@ gateway:
   auth:
     - api_key: {header: x-api-key, key_file: /run/secrets/gateway_key}
     - signed_webhook: {secret: "${WEBHOOK_SECRET}", tolerance: 5m}
-  sync_route:
-    allowed_servicenow_hosts: [acme.service-now.com]
-    pass_through_credentials: TRUE
 jobs:
   sqlite: {path: /var/lib/onsync/jobs.db}
   workers: 8
@@ -212,9 +214,11 @@ TEST(ParseConfigYamlTest, FullConfigLandsInTheRightFields) {
   ASSERT_EQ(config.gateway().auth_size(), 2);
   EXPECT_EQ(config.gateway().auth(0).api_key().header(), "x-api-key");
   EXPECT_EQ(config.gateway().auth(1).signed_webhook().tolerance().seconds(), 300);
-  EXPECT_THAT(config.gateway().sync_route().allowed_servicenow_hosts(),
+  EXPECT_THAT(config.server().inline_sync().allowed_servicenow_hosts(),
               ::testing::ElementsAre("acme.service-now.com"));
-  EXPECT_TRUE(config.gateway().sync_route().pass_through_credentials());
+  EXPECT_TRUE(config.server().inline_sync().pass_through_credentials());
+  EXPECT_EQ(config.server().cache_ttl().seconds(), 120);
+  EXPECT_EQ(config.server().cache_entries(), 5000);
 
   EXPECT_EQ(config.jobs().sqlite().path(), "/var/lib/onsync/jobs.db");
   EXPECT_EQ(config.jobs().workers(), 8);
@@ -319,8 +323,8 @@ TEST(ParseConfigYamlTest, WrongShapes) {
               HasSubstr("profiles.p.source.table: expected a scalar, got a mapping"));
   EXPECT_THAT(ErrorOf(WithMinimal("gateway: {auth: {basic: {}}}\n")),
               HasSubstr("gateway.auth: expected a list, got a mapping"));
-  EXPECT_THAT(ErrorOf(WithMinimal("gateway: {sync_route: {allowed_servicenow_hosts: a.b}}\n")),
-              HasSubstr("gateway.sync_route.allowed_servicenow_hosts: expected a list, got a "
+  EXPECT_THAT(ErrorOf(WithMinimal("server: {inline_sync: {allowed_servicenow_hosts: a.b}}\n")),
+              HasSubstr("server.inline_sync.allowed_servicenow_hosts: expected a list, got a "
                         "scalar"));
   EXPECT_THAT(ErrorOf("profiles: [a, b]\n"), HasSubstr("profiles: expected a mapping, got a list"));
   EXPECT_THAT(ErrorOf("- a\n"), StartsWith("(top level): expected a mapping, got a list"));
@@ -339,8 +343,8 @@ TEST(ParseConfigYamlTest, WrongScalarTypes) {
   EXPECT_THAT(ErrorOf(Profile("    source: {table: t, key_field: k}\n"
                               "    target: {app_id: 1.0}\n")),
               HasSubstr("profiles.p.target.app_id: expected an integer"));
-  EXPECT_THAT(ErrorOf(WithMinimal("gateway: {sync_route: {pass_through_credentials: yes}}\n")),
-              HasSubstr("gateway.sync_route.pass_through_credentials: expected a boolean (true or "
+  EXPECT_THAT(ErrorOf(WithMinimal("server: {inline_sync: {pass_through_credentials: yes}}\n")),
+              HasSubstr("server.inline_sync.pass_through_credentials: expected a boolean (true or "
                         "false), got \"yes\""));
   EXPECT_THAT(ErrorOf(WithMinimal("upstream: {retry_budget_ratio: lots}\n")),
               HasSubstr("upstream.retry_budget_ratio: expected a number"));
@@ -522,6 +526,10 @@ TEST(ParseConfigYamlTest, CrossFieldRules) {
               HasSubstr("profiles.p.fields.o.join: needs split"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, split: \",\", number: {}}}\n")),
               HasSubstr("profiles.p.fields.o.split: only applies to text, list and reference"));
+  EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, list: {output: id}}}\n")),
+              HasSubstr("profiles.p.fields.o.to_field: required for a list with output: id"));
+  EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, list: {create_missing: true}}}\n")),
+              HasSubstr("profiles.p.fields.o.to_field: required for a list"));
   EXPECT_THAT(ErrorOf(Profile(src + "    mode: write_back\n    fields: {o: {from: x}}\n")),
               AllOf(HasSubstr("profiles.p.target.app_id: required for mode: write_back"),
                     HasSubstr("profiles.p.target.key_field_id: required for mode: write_back"),
@@ -707,7 +715,7 @@ profiles:
     auth: [{basic: {username: 80, password: "${P}"}}]
 logging: {level: debug}
 upstream: {retry_budget_ratio: 0.5}
-gateway: {sync_route: {pass_through_credentials: false}}
+server: {inline_sync: {pass_through_credentials: false}}
 )yaml",
                                                 *v1::Config::descriptor());
   ASSERT_TRUE(json.ok()) << json.status();
@@ -719,7 +727,7 @@ gateway: {sync_route: {pass_through_credentials: false}}
             R"("{value|first_word}","1002":"say \"hi\"\\"}}}},"schedule":{"every":"1.500s"},)"
             R"("auth":[{"basic":{"username":"80","password":"${P}"}}]}},)"
             R"("logging":{"level":"LEVEL_DEBUG"},"upstream":{"retry_budget_ratio":0.5},)"
-            R"("gateway":{"sync_route":{"pass_through_credentials":false}}})");
+            R"("server":{"inline_sync":{"pass_through_credentials":false}}})");
 }
 
 TEST(YamlToJsonTest, Durations) {
