@@ -56,8 +56,11 @@ http::Response MethodNotAllowed(const http::Request& request, const char* allowe
 
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
-      sync_service_route_(MakeChannel(options_), SyncServiceDescriptor(), options_.deadlines),
-      probes_(MakeChannel(options_), kReadinessCheckTimeout) {}
+      channel_(MakeChannel(options_)),
+      sync_service_route_(channel_, SyncServiceDescriptor(), options_.deadlines),
+      sync_route_(channel_, options_.deadlines),
+      outcome_route_(channel_, options_.deadlines),
+      probes_(channel_, kReadinessCheckTimeout) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   std::unique_ptr<Gateway> gateway(new Gateway(std::move(options)));
@@ -115,6 +118,14 @@ void Gateway::Dispatch(http::Request request, http::Respond respond) {
   }
   if (sync_service_route_.Matches(request.path)) {
     return sync_service_route_.Handle(std::move(request), std::move(counted));
+  }
+  if (sync_route_.Matches(request.path)) {
+    if (request.method != "POST") return std::move(counted)(MethodNotAllowed(request, "POST"));
+    return sync_route_.Handle(std::move(request), std::move(counted));
+  }
+  if (outcome_route_.Matches(request.path)) {
+    if (request.method != "POST") return std::move(counted)(MethodNotAllowed(request, "POST"));
+    return outcome_route_.Handle(std::move(request), std::move(counted));
   }
   std::move(counted)(
       ErrorResponse(absl::NotFoundError(absl::StrCat("no route for ", request.path))));

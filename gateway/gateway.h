@@ -1,12 +1,16 @@
 // onsync-gateway assembled: the HTTP server, the gRPC channel to onsync-server, and the routes.
 //
-// Routes: GET /healthz, GET /readyz, POST /onsync.v1.SyncService/<Method>. Anything else is a
-// JSON 404 (405 for a known path with the wrong method). Requests beyond
-// `max_concurrent_requests` get 503 with Retry-After instead of queueing.
+// Routes: GET /healthz, GET /readyz (probes.h); POST /onsync.v1.SyncService/<Method>
+// (generic_rpc_route.h); POST /sync, the PoC's route (sync_route.h); POST /v1/outcomes/{profile},
+// Onspring's REST API outcome (outcome_route.h). Anything else is a JSON 404 (405 with `Allow`
+// for a known path with the wrong method). Requests beyond `max_concurrent_requests` get 503 with
+// Retry-After instead of queueing. All routes share one gRPC channel to the server.
 //
 // Thread safety: Shutdown may be called from any thread, more than once.
 #ifndef ONSYNC_GATEWAY_GATEWAY_H_
 #define ONSYNC_GATEWAY_GATEWAY_H_
+
+#include <grpcpp/channel.h>
 
 #include <atomic>
 #include <memory>
@@ -15,8 +19,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
+#include "gateway/routes/call_context.h"
 #include "gateway/routes/generic_rpc_route.h"
+#include "gateway/routes/outcome_route.h"
 #include "gateway/routes/probes.h"
+#include "gateway/routes/sync_route.h"
 
 namespace onsync::gateway {
 
@@ -53,7 +60,10 @@ class Gateway final {
   void Dispatch(http::Request request, http::Respond respond);
 
   const GatewayOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
   GenericRpcRoute sync_service_route_;
+  SyncRoute sync_route_;
+  OutcomeRoute outcome_route_;
   Probes probes_;
   // Requests in progress; shared with their Respond wrappers, which may outlive the Gateway.
   const std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);

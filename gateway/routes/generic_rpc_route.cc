@@ -6,13 +6,8 @@
 
 #include <utility>
 
-#include "absl/algorithm/container.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "common/status_grpc.h"
 #include "common/string_view.h"
 #include "gateway/routes/error_response.h"
@@ -66,42 +61,6 @@ void Complete(PendingCall& call, const grpc::Status& status) {
 
 }  // namespace
 
-absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value) {
-  const auto invalid = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid grpc-timeout \"", ToAbsl(value),
-                     "\": expected 1-8 digits and a unit H, M, S, m, u, n"));
-  };
-  if (value.size() < 2 || value.size() > 9) return invalid();
-  const std::string_view digits = value.substr(0, value.size() - 1);
-  int64_t amount = 0;
-  if (!absl::c_all_of(digits, absl::ascii_isdigit) || !absl::SimpleAtoi(ToAbsl(digits), &amount)) {
-    return invalid();
-  }
-  switch (value.back()) {
-    case 'H':
-      return absl::Hours(amount);
-    case 'M':
-      return absl::Minutes(amount);
-    case 'S':
-      return absl::Seconds(amount);
-    case 'm':
-      return absl::Milliseconds(amount);
-    case 'u':
-      return absl::Microseconds(amount);
-    case 'n':
-      return absl::Nanoseconds(amount);
-    default:
-      return invalid();
-  }
-}
-
-bool IsJsonContentType(std::string_view content_type) {
-  const absl::string_view media_type =
-      absl::StripAsciiWhitespace(ToAbsl(content_type.substr(0, content_type.find(';'))));
-  return absl::EqualsIgnoreCase(media_type, "application/json");
-}
-
 GenericRpcRoute::GenericRpcRoute(std::shared_ptr<grpc::Channel> channel,
                                  const google::protobuf::ServiceDescriptor& service,
                                  RpcDeadlines deadlines)
@@ -142,14 +101,11 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
     return;
   }
 
-  absl::Duration deadline = deadlines_.default_deadline;
-  if (const auto timeout = request.Header("grpc-timeout")) {
-    const absl::StatusOr<absl::Duration> parsed = ParseGrpcTimeout(*timeout);
-    if (!parsed.ok()) {
-      std::move(respond)(ErrorResponse(parsed.status()));
-      return;
-    }
-    deadline = std::min(*parsed, deadlines_.max_deadline);
+  auto call = std::make_shared<PendingCall>();
+  if (const absl::Status configured = ConfigureCallContext(request, deadlines_, call->context);
+      !configured.ok()) {
+    std::move(respond)(ErrorResponse(configured));
+    return;
   }
 
   const Message* prototype =
@@ -163,17 +119,10 @@ void GenericRpcRoute::Handle(http::Request request, http::Respond respond) const
     return;
   }
 
-  auto call = std::make_shared<PendingCall>();
   call->respond = std::move(respond);
   call->response_message.reset(google::protobuf::MessageFactory::generated_factory()
                                    ->GetPrototype(method->output_type())
                                    ->New());
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  for (const char* name : {"x-request-id", "traceparent"}) {
-    if (const auto value = request.Header(name)) {
-      call->context.AddMetadata(name, std::string(*value));
-    }
-  }
   const std::string serialized = input->SerializeAsString();
   grpc::Slice slice(serialized);
   call->request = grpc::ByteBuffer(&slice, 1);

@@ -6,8 +6,7 @@
 // that is not JSON by Content-Type 415, malformed JSON or unknown fields 400, malformed
 // `grpc-timeout` 400; a failed call maps its gRPC status through ErrorResponse.
 //
-// Deadline: the `grpc-timeout` header (gRPC wire syntax, e.g. `5S`, `200m`) clamped to
-// `max_deadline`, else `default_deadline`. `x-request-id` and `traceparent` travel as metadata.
+// Deadline and metadata: ConfigureCallContext (call_context.h).
 //
 // Thread safety: Handle may be called concurrently from any thread; it never blocks: the call
 // completes on gRPC's callback threads and the response is handed back through `respond`.
@@ -21,23 +20,11 @@
 #include <string>
 #include <string_view>
 
-#include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "common/http_server.h"
+#include "gateway/routes/call_context.h"
 #include "google/protobuf/descriptor.h"
 
 namespace onsync::gateway {
-
-struct RpcDeadlines {
-  absl::Duration default_deadline = absl::Seconds(25);
-  absl::Duration max_deadline = absl::Seconds(120);
-};
-
-// Parses a `grpc-timeout` header value: 1 to 8 digits and a unit (H, M, S, m, u, n).
-absl::StatusOr<absl::Duration> ParseGrpcTimeout(std::string_view value);
-
-// True when the Content-Type's media type is application/json (parameters ignored).
-bool IsJsonContentType(std::string_view content_type);
 
 class GenericRpcRoute final {
  public:

@@ -1,0 +1,131 @@
+#include "server/engine/reference_resolver.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "clients/onspring/filter.h"
+#include "common/string_view.h"
+
+namespace onsync::engine {
+namespace {
+
+using clients::onspring::FieldValue;
+using clients::onspring::OnspringClient;
+using clients::onspring::Record;
+
+// Records created by this process are remembered this long even when the cache is off, so that
+// an event whose lookup raced with another event's create reuses that record.
+constexpr absl::Duration kRecentCreates = absl::Minutes(10);
+constexpr size_t kRecentCreatesMax = 10000;
+
+}  // namespace
+
+std::optional<std::string> MatchText(const FieldValue& value) {
+  switch (value.type) {
+    case FieldValue::Type::kString:
+    case FieldValue::Type::kDate:
+    case FieldValue::Type::kGuid:
+      return value.text;
+    case FieldValue::Type::kInteger:
+      return absl::StrCat(value.integer);
+    default:
+      return std::nullopt;
+  }
+}
+
+ReferenceResolver::ReferenceResolver(const clients::Clock& clock, CacheOptions options)
+    : cache_(clock, options.ttl, options.max_entries),
+      recently_created_(clock, kRecentCreates, kRecentCreatesMax) {}
+
+std::string ReferenceResolver::Key(std::string_view scope, int app_id, int match_field_id,
+                                   std::string_view value) {
+  // NUL cannot occur in a scope or in a value (the filter builder rejects it).
+  return absl::StrCat(ToAbsl(scope), absl::string_view("\0", 1), app_id, "/", match_field_id,
+                      absl::string_view("\0", 1), ToAbsl(value));
+}
+
+std::optional<int64_t> ReferenceResolver::Known(const std::string& key) {
+  if (std::optional<int64_t> id = cache_.Get(key)) return id;
+  return recently_created_.Get(key);
+}
+
+void ReferenceResolver::Find(OnspringClient& client, std::string_view scope, int app_id,
+                             int match_field_id, std::vector<std::string> values,
+                             absl::Time deadline, Callback<Matches> done) {
+  Matches matches;
+  std::vector<std::string> unknown;
+  std::set<std::string, std::less<>> seen;
+  for (std::string& value : values) {
+    if (!seen.insert(value).second) continue;
+    if (std::optional<int64_t> id = Known(Key(scope, app_id, match_field_id, value))) {
+      matches.emplace(std::move(value), *id);
+    } else {
+      unknown.push_back(std::move(value));
+    }
+  }
+  if (unknown.empty()) return std::move(done)(std::move(matches));
+  absl::StatusOr<std::string> filter = clients::onspring::AnyOf(match_field_id, unknown);
+  if (!filter.ok()) return std::move(done)(filter.status());
+  client.QueryRecords(
+      app_id, *std::move(filter), {match_field_id}, deadline,
+      [this, scope = std::string(scope), app_id, match_field_id, matches = std::move(matches),
+       wanted = std::set<std::string, std::less<>>(unknown.begin(), unknown.end()),
+       done = std::move(done)](absl::StatusOr<std::vector<Record>> records) mutable {
+        if (!records.ok()) return std::move(done)(records.status());
+        Matches found;
+        for (const Record& record : *records) {
+          auto field = record.fields.find(match_field_id);
+          if (field == record.fields.end()) continue;
+          std::optional<std::string> text = MatchText(field->second);
+          // Exact re-check: Onspring may have matched without regard to case or whitespace.
+          if (!text.has_value() || !wanted.contains(*text)) continue;
+          if (auto [it, inserted] = found.emplace(*text, record.record_id); !inserted) {
+            return std::move(done)(absl::AbortedError(absl::StrCat(
+                "ambiguous: more than one record of Onspring app ", app_id, " has field ",
+                match_field_id, " = \"", ToAbsl(std::string_view(*text).substr(0, 200)),
+                "\" (records ", it->second, " and ", record.record_id, ")")));
+          }
+        }
+        for (auto& [value, id] : found) {
+          cache_.Put(Key(scope, app_id, match_field_id, value), id);
+          matches.emplace(value, id);
+        }
+        std::move(done)(std::move(matches));
+      });
+}
+
+void ReferenceResolver::CreateOnce(OnspringClient& client, std::string_view scope, int app_id,
+                                   int match_field_id, std::string value,
+                                   std::map<int, FieldValue> fields, absl::Time deadline,
+                                   Callback<CreateResult> done) {
+  std::string key = Key(scope, app_id, match_field_id, value);
+  if (std::optional<int64_t> id = Known(key)) return std::move(done)(CreateResult{*id, false});
+  // Set by the flight's leader when its request creates the record. Written before `finish`,
+  // read after it: SingleFlight's lock orders the two.
+  auto created_here = std::make_shared<bool>(false);
+  creates_.Do(
+      key,
+      [created_here, done = std::move(done)](absl::StatusOr<int64_t> id) mutable {
+        if (!id.ok()) return std::move(done)(id.status());
+        std::move(done)(CreateResult{*id, *created_here});
+      },
+      [this, &client, key, app_id, fields = std::move(fields), deadline,
+       created_here](SingleFlight<int64_t>::Finish finish) mutable {
+        // A create that ended between the check above and this flight left its record.
+        if (std::optional<int64_t> id = Known(key)) return std::move(finish)(*id);
+        client.SaveRecord(
+            app_id, 0, std::move(fields), deadline,
+            [this, key, created_here, finish = std::move(finish)](
+                absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
+              if (!saved.ok()) return std::move(finish)(saved.status());
+              cache_.Put(key, saved->id);
+              recently_created_.Put(key, saved->id);
+              *created_here = true;
+              std::move(finish)(saved->id);
+            });
+      });
+}
+
+}  // namespace onsync::engine
