@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine (packages), builds onsync, and runs on loopback: the sandbox (fake
-# ServiceNow and Onspring), onsync-server with deploy/examples/onsync.yaml connected to the
+# ServiceNow and Onspring), onsync-server with deploy/examples/business-app.yaml connected to the
 # sandbox, and onsync-gateway; then shows a few calls. Runs until Ctrl-C.
 # Usage: scripts/run.sh [--check]   (--check: show the calls, then stop)
 #
-# Environment: ONSYNC_CONFIG (default deploy/examples/onsync.yaml; when it has no `servicenow` /
+# Environment: ONSYNC_CONFIG (default deploy/examples/business-app.yaml; when it has no `servicenow` /
 # `onspring` sections, connections to the sandbox are added), ONSYNC_GRPC_PORT (50051),
 # ONSYNC_HTTP_PORT (8080), ONSYNC_SANDBOX_SN_PORT (8081), ONSYNC_SANDBOX_OS_PORT (8082).
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 check_only=false
 [[ ${1:-} == --check ]] && check_only=true
 
-config=${ONSYNC_CONFIG:-deploy/examples/onsync.yaml}
+config=${ONSYNC_CONFIG:-deploy/examples/business-app.yaml}
 grpc_addr=127.0.0.1:${ONSYNC_GRPC_PORT:-50051}
 http_addr=127.0.0.1:${ONSYNC_HTTP_PORT:-8080}
 

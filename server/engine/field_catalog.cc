@@ -40,17 +40,17 @@ void FieldCatalog::Get(OnspringClient& client, std::string_view scope, int app_i
   if (std::optional<AppFields> fields = cache_.Get(key)) return std::move(done)(*fields);
   reads_.Do(key, std::move(done),
             [this, &client, key, app_id, deadline](SingleFlight<AppFields>::Finish finish) {
-              client.GetFieldsByApp(
-                  app_id, deadline,
-                  [this, key, finish = std::move(finish)](
-                      absl::StatusOr<std::vector<Field>> fields) mutable {
-                    if (!fields.ok()) return std::move(finish)(fields.status());
-                    auto by_id = std::make_shared<std::map<int, Field>>();
-                    for (Field& field : *fields) by_id->emplace(field.id, std::move(field));
-                    AppFields result = std::move(by_id);
-                    cache_.Put(key, result);
-                    std::move(finish)(std::move(result));
-                  });
+              client.GetFieldsByApp(app_id, deadline,
+                                    [this, key, finish = std::move(finish)](
+                                        absl::StatusOr<std::vector<Field>> fields) mutable {
+                                      if (!fields.ok()) return std::move(finish)(fields.status());
+                                      auto by_id = std::make_shared<std::map<int, Field>>();
+                                      for (Field& field : *fields)
+                                        by_id->emplace(field.id, std::move(field));
+                                      AppFields result = std::move(by_id);
+                                      cache_.Put(key, result);
+                                      std::move(finish)(std::move(result));
+                                    });
             });
 }
 

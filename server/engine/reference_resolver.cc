@@ -115,16 +115,15 @@ void ReferenceResolver::CreateOnce(OnspringClient& client, std::string_view scop
        created_here](SingleFlight<int64_t>::Finish finish) mutable {
         // A create that ended between the check above and this flight left its record.
         if (std::optional<int64_t> id = Known(key)) return std::move(finish)(*id);
-        client.SaveRecord(
-            app_id, 0, std::move(fields), deadline,
-            [this, key, created_here, finish = std::move(finish)](
-                absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
-              if (!saved.ok()) return std::move(finish)(saved.status());
-              cache_.Put(key, saved->id);
-              recently_created_.Put(key, saved->id);
-              *created_here = true;
-              std::move(finish)(saved->id);
-            });
+        client.SaveRecord(app_id, 0, std::move(fields), deadline,
+                          [this, key, created_here, finish = std::move(finish)](
+                              absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
+                            if (!saved.ok()) return std::move(finish)(saved.status());
+                            cache_.Put(key, saved->id);
+                            recently_created_.Put(key, saved->id);
+                            *created_here = true;
+                            std::move(finish)(saved->id);
+                          });
       });
 }
 

@@ -148,9 +148,8 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     }
     const v1::Target& target = profile_->target();
     if (IsWriteMode(mode_) && (target.app_id() == 0 || target.key_field_id() == 0)) {
-      return Answer(absl::FailedPreconditionError(
-          absl::StrCat(v1::SyncMode_Name(mode_),
-                       " needs the profile's target (app_id and key_field_id)")));
+      return Answer(absl::FailedPreconditionError(absl::StrCat(
+          v1::SyncMode_Name(mode_), " needs the profile's target (app_id and key_field_id)")));
     }
     for (const auto& [name, spec] : profile_->fields()) {
       plans_.push_back(FieldPlan{.name = name, .spec = &spec});
@@ -239,9 +238,8 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
           }
           if (!match.has_value()) {
             return self->TaskDone(absl::NotFoundError(absl::StrCat(
-                "no record of Onspring app ", target.app_id(), " has field ",
-                target.key_field_id(), " = ", Quote(self->trigger_.key()),
-                " (the record to write back to)")));
+                "no record of Onspring app ", target.app_id(), " has field ", target.key_field_id(),
+                " = ", Quote(self->trigger_.key()), " (the record to write back to)")));
           }
           self->TargetFound(*std::move(match));
         });
@@ -375,12 +373,12 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
   }
 
   void ResolveLists() {
-    engine_.fields_.Get(
-        *upstreams_.onspring, upstreams_.onspring_scope, profile_->target().app_id(), deadline_,
-        [self = shared_from_this()](absl::StatusOr<AppFields> fields) {
-          if (!fields.ok()) return self->TaskDone(fields.status());
-          self->AddMissingListValues(*std::move(fields));
-        });
+    engine_.fields_.Get(*upstreams_.onspring, upstreams_.onspring_scope,
+                        profile_->target().app_id(), deadline_,
+                        [self = shared_from_this()](absl::StatusOr<AppFields> fields) {
+                          if (!fields.ok()) return self->TaskDone(fields.status());
+                          self->AddMissingListValues(*std::move(fields));
+                        });
   }
 
   void AddMissingListValues(AppFields fields) {
@@ -410,18 +408,18 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
       pending_ += static_cast<int>(adds.size());
     }
     for (Add& add : adds) {
-      engine_.fields_.AddListValueOnce(
-          *upstreams_.onspring, upstreams_.onspring_scope, profile_->target().app_id(),
-          add.list_id, add.name, deadline_,
-          [self = shared_from_this(), list_id = add.list_id,
-           name = add.name](absl::StatusOr<std::string> id) {
-            if (!id.ok()) return self->TaskDone(id.status());
-            {
-              std::lock_guard<std::mutex> lock(self->mu_);
-              self->added_list_values_[{list_id, name}] = *id;
-            }
-            self->TaskDone(absl::OkStatus());
-          });
+      engine_.fields_.AddListValueOnce(*upstreams_.onspring, upstreams_.onspring_scope,
+                                       profile_->target().app_id(), add.list_id, add.name,
+                                       deadline_,
+                                       [self = shared_from_this(), list_id = add.list_id,
+                                        name = add.name](absl::StatusOr<std::string> id) {
+                                         if (!id.ok()) return self->TaskDone(id.status());
+                                         {
+                                           std::lock_guard<std::mutex> lock(self->mu_);
+                                           self->added_list_values_[{list_id, name}] = *id;
+                                         }
+                                         self->TaskDone(absl::OkStatus());
+                                       });
     }
     TaskDone(absl::OkStatus());
   }
@@ -630,16 +628,16 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
   std::vector<FieldPlan> plans_;
 
   std::mutex mu_;
-  Callback done_;                    // guarded by mu_
-  bool answered_ = false;            // guarded by mu_
-  int pending_ = 0;                  // guarded by mu_
-  absl::Status first_error_;         // guarded by mu_
-  std::optional<Record> target_;     // guarded by mu_ until Compose
-  v1::SyncResult result_;            // guarded by mu_ until Compose
-  AppFields app_fields_;             // guarded by mu_ until Compose
+  Callback done_;                 // guarded by mu_
+  bool answered_ = false;         // guarded by mu_
+  int pending_ = 0;               // guarded by mu_
+  absl::Status first_error_;      // guarded by mu_
+  std::optional<Record> target_;  // guarded by mu_ until Compose
+  v1::SyncResult result_;         // guarded by mu_ until Compose
+  AppFields app_fields_;          // guarded by mu_ until Compose
   std::map<GroupKey, std::map<std::string, int64_t, std::less<>>> resolved_;  // same
   std::map<GroupKey, std::set<std::string, std::less<>>> planned_;            // same
-  std::map<std::pair<int, std::string>, std::string> added_list_values_;     // same
+  std::map<std::pair<int, std::string>, std::string> added_list_values_;      // same
   // Compose only.
   std::map<int, std::string> write_names_;
 };
@@ -650,15 +648,12 @@ SyncEngine::SyncEngine(const clients::Clock& clock, EngineOptions options)
 SyncEngine::~SyncEngine() = default;
 
 void SyncEngine::Run(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
-                     v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline,
-                     Callback done) {
+                     v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline, Callback done) {
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
                              mode, deadline, std::move(done))
       ->Start();
 }
 
-EngineStats SyncEngine::stats() const {
-  return {references_.cache_stats(), fields_.cache_stats()};
-}
+EngineStats SyncEngine::stats() const { return {references_.cache_stats(), fields_.cache_stats()}; }
 
 }  // namespace onsync::engine

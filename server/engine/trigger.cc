@@ -73,9 +73,9 @@ absl::StatusOr<v1::Trigger> ExtractTrigger(const v1::TriggerExtraction& paths, c
   std::optional<std::string> key_text;
   if (key->kind_case() != Value::kBoolValue) key_text = ScalarText(*key);
   if (!key_text.has_value() || absl::StripAsciiWhitespace(*key_text).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the event body's \"", paths.key(),
-        "\" (the profile's trigger.key) must be a non-blank string or a number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the event body's \"", paths.key(),
+                     "\" (the profile's trigger.key) must be a non-blank string or a number"));
   }
   trigger.set_key(*std::move(key_text));
 

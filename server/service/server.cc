@@ -4,9 +4,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/service/health_service.h"
 #include "server/service/sync_service.h"
@@ -21,8 +23,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   // Must run before the builder exists; also keeps the reflection library linked.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<Server> server(new Server(std::make_unique<HealthService>(),
-                                            std::make_unique<SyncServiceImpl>(options.config)));
+  absl::StatusOr<std::unique_ptr<UpstreamPool>> upstreams = UpstreamPool::Create(
+      *options.config,
+      options.secrets != nullptr ? *options.secrets : config::SystemSecretSource());
+  if (!upstreams.ok()) return upstreams.status();
+  std::unique_ptr<Server> server(
+      new Server(std::make_unique<HealthService>(),
+                 std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams))));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   // gRPC sets SO_REUSEPORT by default, so a second server on a busy port would silently share it.
@@ -51,7 +58,19 @@ void Server::Shutdown(absl::Duration grace) {
     shut_down_ = true;
   }
   health_->Shutdown();
-  grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  const absl::Time deadline = absl::Now() + grace;
+  absl::Notification stopped;
+  std::thread stopper([this, deadline, &stopped] {
+    grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+    stopped.Notify();
+  });
+  // gRPC cancels the calls still running at the deadline, but a callback-API call ends only when
+  // its handler finishes: a sync waiting on a slow upstream is released by cancelling that
+  // upstream request.
+  if (!stopped.WaitForNotificationWithDeadline(deadline + absl::Milliseconds(100))) {
+    sync_->CancelUpstreams();
+  }
+  stopper.join();
   grpc_server_->Wait();
 }
 

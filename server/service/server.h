@@ -7,7 +7,8 @@
 //   (*server)->Shutdown(absl::Seconds(10));
 //
 // Health: "" and "onsync.v1.SyncService" are SERVING once Start returns; Shutdown flips them
-// to NOT_SERVING first, then gives in-flight calls `grace` to finish before cancelling them.
+// to NOT_SERVING first, then gives in-flight calls `grace` to finish; syncs still waiting on an
+// upstream then have their upstream requests cancelled, so that Shutdown returns.
 //
 // Thread safety: Shutdown may be called from any thread, more than once.
 #ifndef ONSYNC_SERVER_SERVICE_SERVER_H_
@@ -20,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "onsync/v1/config.pb.h"
+#include "server/config/secrets.h"
 
 namespace grpc {
 class Server;
@@ -36,11 +38,14 @@ struct ServerOptions {
   std::shared_ptr<const onsync::v1::Config> config;
   // Largest message received or sent.
   int max_message_bytes = 4 << 20;
+  // Where configured secrets are read from; null means the real environment and files.
+  const config::SecretSource* secrets = nullptr;
 };
 
 class Server final {
  public:
-  // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address).
+  // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address), and those of
+  // UpstreamPool::Create (an unreadable secret).
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
   ~Server();

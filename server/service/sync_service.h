@@ -1,23 +1,41 @@
 // onsync.v1.SyncService on the gRPC callback API.
 //
-// ListProfiles answers from the loaded configuration. The other methods belong to later work
-// (engine, jobs) and answer UNIMPLEMENTED with a message naming the method.
+// SyncRecord runs the sync engine: the profile by name (NOT_FOUND when unknown) or inline
+// (validated like a configured one: INVALID_ARGUMENT naming the key path); the trigger as given,
+// or read from `trigger.body` at the profile's trigger paths; the mode as requested, else the
+// profile's (an ASYNC profile needs EnqueueSync: FAILED_PRECONDITION); the configured upstreams,
+// or the caller's `connections` as `server.inline_sync` allows. Every upstream call is bounded by
+// the call's deadline (or `upstream.request_timeout` when it has none). Syncs beyond
+// `server.max_in_flight_syncs` are refused with RESOURCE_EXHAUSTED. One log line per sync.
+// ListProfiles answers from the loaded configuration. The job methods belong to later work and
+// answer UNIMPLEMENTED with a message naming the method.
 //
 // Thread safety: handlers may run concurrently; the configuration is immutable after
-// construction.
+// construction. CancelUpstreams may be called from any thread.
 #ifndef ONSYNC_SERVER_SERVICE_SYNC_SERVICE_H_
 #define ONSYNC_SERVER_SERVICE_SYNC_SERVICE_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "onsync/v1/config.pb.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
+#include "server/engine/sync_engine.h"
+#include "server/service/upstreams.h"
 
 namespace onsync::server {
 
 class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
  public:
-  explicit SyncServiceImpl(std::shared_ptr<const onsync::v1::Config> config);
+  // `upstreams` null: every sync fails with FAILED_PRECONDITION (no connections).
+  SyncServiceImpl(std::shared_ptr<const onsync::v1::Config> config,
+                  std::unique_ptr<UpstreamPool> upstreams);
+  ~SyncServiceImpl() override;
+
+  // Cancels every upstream request in flight, so that pending syncs finish (with CANCELLED).
+  void CancelUpstreams();
 
   grpc::ServerUnaryReactor* SyncRecord(grpc::CallbackServerContext* context,
                                        const onsync::v1::SyncRecordRequest* request,
@@ -47,9 +65,18 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
                                          onsync::v1::ListProfilesResponse* response) override;
 
  private:
+  struct Prepared;
+  // Everything SyncRecord needs before the engine runs, or the error to answer.
+  absl::StatusOr<Prepared> Prepare(const onsync::v1::SyncRecordRequest& request) const;
+
   const std::shared_ptr<const onsync::v1::Config> config_;
   // Built once: the configuration does not change while the server runs.
   const onsync::v1::ListProfilesResponse profiles_;
+  std::map<std::string, std::shared_ptr<const onsync::v1::Profile>, std::less<>> by_name_;
+  const std::unique_ptr<UpstreamPool> upstreams_;
+  engine::SyncEngine engine_;
+  const int max_in_flight_;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace onsync::server

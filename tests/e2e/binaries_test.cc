@@ -61,7 +61,7 @@ TEST(ServerConfigErrorsTest, MissingOrUnreadableConfigExitsWith2) {
 class BinariesTest : public E2eTest {};
 
 TEST_F(BinariesTest, ServeTheExampleConfigAndStopGracefullyOnSigterm) {
-  StartServer(SourcePath("deploy/examples/onsync.yaml"));
+  StartServer(SourcePath("deploy/examples/business-app.yaml"));
   StartGateway();
 
   const auto ready = HttpRequest("127.0.0.1", gateway_port_, "GET", "/readyz");

@@ -13,7 +13,7 @@ using ::testing::HasSubstr;
 
 class ReflectionTest : public E2eTest {
  protected:
-  void SetUp() override { StartServer(SourcePath("deploy/examples/onsync.yaml")); }
+  void SetUp() override { StartServer(SourcePath("deploy/examples/business-app.yaml")); }
 
   // Runs scripts/grpc-reflect against the server; returns exit code, stdout, stderr.
   std::tuple<int, std::string, std::string> Reflect(std::vector<std::string> args) {
@@ -68,10 +68,10 @@ TEST_F(ReflectionTest, CallsHealthCheckAndListProfiles) {
 }
 
 TEST_F(ReflectionTest, ErrorsCarryTheGrpcCode) {
-  const auto [code, out, err] =
-      Reflect({"call", "onsync.v1.SyncService/SyncRecord", R"({"profile": "business_app"})"});
+  const auto [code, out, err] = Reflect({"call", "onsync.v1.SyncService/SyncRecord",
+                                         R"({"profile": "nope", "trigger": {"key": "Payroll"}})"});
   EXPECT_EQ(code, 1);
-  EXPECT_THAT(err, HasSubstr("UNIMPLEMENTED"));
+  EXPECT_THAT(err, HasSubstr("NOT_FOUND"));
 }
 
 }  // namespace

@@ -162,8 +162,10 @@ TEST_F(GatewayTest, EmptyBodyIsAnEmptyRequest) {
 }
 
 TEST_F(GatewayTest, ServerErrorsMapThroughTheTable) {
-  ExpectError(Post("/onsync.v1.SyncService/SyncRecord", R"({"profile":"business_app"})"), 501, 12,
-              "SyncRecord");
+  ExpectError(Post("/onsync.v1.SyncService/SyncRecord",
+                   R"({"profile":"nope","trigger":{"key":"Payroll"}})"),
+              404, 5, "no profile named \"nope\"");
+  ExpectError(Post("/onsync.v1.SyncService/GetJob", R"({"jobId":"j_1"})"), 501, 12, "GetJob");
 }
 
 TEST_F(GatewayTest, UnknownMethodAndRouteAre404) {

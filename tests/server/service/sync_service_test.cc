@@ -57,17 +57,48 @@ TEST_F(SyncServiceTest, ListProfilesIsSortedAndHidesCallerAuth) {
   EXPECT_EQ(response.profiles(1).profile().auth_size(), 0);
 }
 
+TEST_F(SyncServiceTest, SyncRecordRefusesBadRequestsWithPreciseCodes) {
+  auto call = [&](const v1::SyncRecordRequest& request) {
+    grpc::ClientContext context;
+    v1::SyncRecordResponse response;
+    return stub_->SyncRecord(&context, request, &response);
+  };
+  v1::SyncRecordRequest request;
+  grpc::Status status = call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "profile or inline_profile is required");
+
+  request.set_profile("nope");
+  request.mutable_trigger()->set_key("Payroll");
+  status = call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no profile named \"nope\" (configured: alpha, zeta)");
+
+  request.set_profile("alpha");
+  request.clear_trigger();
+  status = call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("trigger.key"));
+
+  // The test config has no connections.
+  request.mutable_trigger()->set_key("Payroll");
+  status = call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "no servicenow connection is configured");
+
+  // An inline profile is validated like a configured one.
+  request.mutable_inline_profile()->mutable_source()->set_table("cmdb_ci_business_app");
+  status = call(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("inline_profile.source.key_field"));
+}
+
 TEST_F(SyncServiceTest, UnbuiltUnaryMethodsAnswerUnimplementedNamingTheMethod) {
   struct Case {
     std::string method;
     std::function<grpc::Status(grpc::ClientContext*)> call;
   };
   const std::vector<Case> cases = {
-      {"SyncRecord",
-       [&](grpc::ClientContext* c) {
-         v1::SyncRecordResponse r;
-         return stub_->SyncRecord(c, {}, &r);
-       }},
       {"EnqueueSync",
        [&](grpc::ClientContext* c) {
          v1::EnqueueSyncResponse r;
