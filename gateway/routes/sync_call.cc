@@ -158,12 +158,12 @@ std::optional<http::Response> ReadJsonObjectBody(const http::Request& request, S
     return ErrorResponse(415, absl::StatusCode::kInvalidArgument,
                          "Content-Type must be application/json");
   }
+  if (request.body.empty()) {
+    return ErrorResponse(
+        absl::InvalidArgumentError("the request body must be a JSON object: it is empty"));
+  }
   // Struct's JSON form is an object: arrays, scalars and malformed text all fail to parse.
-  const auto parsed =
-      request.body.empty()
-          ? google::protobuf::util::Status(google::protobuf::util::StatusCode::kInvalidArgument,
-                                           "the body is empty")
-          : google::protobuf::util::JsonStringToMessage(request.body, &body);
+  const auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &body);
   if (!parsed.ok()) {
     return ErrorResponse(absl::InvalidArgumentError(
         absl::StrCat("the request body must be a JSON object: ", parsed.message().as_string())));

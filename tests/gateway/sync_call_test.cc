@@ -112,11 +112,12 @@ http::Request JsonRequest(std::string body, std::optional<std::string> content_t
 }
 
 TEST(ReadJsonObjectBodyTest, AcceptsAnObjectWithOrWithoutJsonContentType) {
-  for (const std::optional<std::string> content_type :
+  for (const std::optional<std::string>& content_type :
        {std::optional<std::string>(), std::optional<std::string>("application/json"),
         std::optional<std::string>("application/json; charset=utf-8")}) {
     Struct body;
-    const auto error = ReadJsonObjectBody(JsonRequest(R"({"name": "Payroll"})", content_type), body);
+    const auto error =
+        ReadJsonObjectBody(JsonRequest(R"({"name": "Payroll"})", content_type), body);
     EXPECT_FALSE(error.has_value()) << error->body;
     EXPECT_EQ(body.fields().at("name").string_value(), "Payroll");
   }
