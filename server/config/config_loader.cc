@@ -937,6 +937,18 @@ void CheckProfile(const RuleContext& ctx, const v1::Profile& profile, const std:
       ctx.Add(Child(path, "fields"), absl::StrCat(why, " needs at least one field with to_field"));
     }
   }
+  // List value ids come from the target app's field metadata.
+  if (profile.target().app_id() == 0) {
+    for (const auto& [name, field] :
+         std::map<std::string, v1::OutputField>(profile.fields().begin(), profile.fields().end())) {
+      if (field.kind_case() == v1::OutputField::kList &&
+          (field.list().output() == v1::ListKind::OUTPUT_ID || field.list().create_missing())) {
+        ctx.Add(Child(Child(path, "target"), "app_id"),
+                absl::StrCat("required by fields.", name,
+                             " (list ids come from the target app's fields)"));
+      }
+    }
+  }
   // Two output fields writing one Onspring field would fight; report in name order.
   const std::map<std::string, v1::OutputField> sorted(profile.fields().begin(),
                                                       profile.fields().end());

@@ -528,6 +528,9 @@ TEST(ParseConfigYamlTest, CrossFieldRules) {
               HasSubstr("profiles.p.fields.o.split: only applies to text, list and reference"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, list: {output: id}}}\n")),
               HasSubstr("profiles.p.fields.o.to_field: required for a list with output: id"));
+  EXPECT_THAT(
+      ErrorOf(Profile(src + "    fields: {o: {from: x, to_field: 5, list: {output: id}}}\n")),
+      HasSubstr("profiles.p.target.app_id: required by fields.o (list ids come from"));
   EXPECT_THAT(ErrorOf(Profile(src + "    fields: {o: {from: x, list: {create_missing: true}}}\n")),
               HasSubstr("profiles.p.fields.o.to_field: required for a list"));
   EXPECT_THAT(ErrorOf(Profile(src + "    mode: write_back\n    fields: {o: {from: x}}\n")),
