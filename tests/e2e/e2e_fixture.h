@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/support/process.h"
 
@@ -28,6 +31,45 @@ inline std::string WriteTempFile(const std::string& text) {
   close(fd);
   std::ofstream(path) << text;
   return path;
+}
+
+// The whole text of the file at `path` (empty, with a test failure, when it cannot be read).
+inline std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A config for the sandbox, as scripts/run.sh writes it: `yaml` (e.g. the text of
+// deploy/examples/business-app.yaml) plus the top-level `servicenow` (Basic admin/sandbox) and
+// `onspring` (API key sandbox-key) sections it lacks, pointed at the given URLs. The secrets go to
+// fresh temporary files, whose paths are appended to `secret_files` (the caller removes them).
+inline std::string WithSandboxConnections(const std::string& yaml,
+                                          const std::string& servicenow_url,
+                                          const std::string& onspring_url,
+                                          std::vector<std::string>& secret_files) {
+  bool has_servicenow = false;
+  bool has_onspring = false;
+  for (absl::string_view line : absl::StrSplit(yaml, '\n')) {
+    has_servicenow = has_servicenow || absl::StartsWith(line, "servicenow:");
+    has_onspring = has_onspring || absl::StartsWith(line, "onspring:");
+  }
+  std::string text = yaml;
+  if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  if (!has_servicenow) {
+    secret_files.push_back(WriteTempFile("sandbox"));
+    absl::StrAppend(&text, "servicenow:\n  instance_url: ", servicenow_url,
+                    "\n  auth: {basic: {username: admin, password_file: ", secret_files.back(),
+                    "}}\n");
+  }
+  if (!has_onspring) {
+    secret_files.push_back(WriteTempFile("sandbox-key"));
+    absl::StrAppend(&text, "onspring:\n  base_url: ", onspring_url,
+                    "\n  api_key_file: ", secret_files.back(), "\n");
+  }
+  return text;
 }
 
 class E2eTest : public ::testing::Test {

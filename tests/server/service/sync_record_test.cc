@@ -1,0 +1,264 @@
+// SyncRecord on a real server (in process) against the sandbox: caller connections and the host
+// allow-list, event bodies, modes, deadlines, the in-flight cap, and shutdown while a sync waits
+// on a slow upstream.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "onsync/v1/sync_service.grpc.pb.h"
+#include "server/config/config_loader.h"
+#include "server/service/server.h"
+#include "tests/sandbox/sandbox.h"
+#include "tests/server/config/fake_secret_source.h"
+#include "tests/support/process.h"
+
+namespace onsync::server {
+namespace {
+
+using sandbox::FakeKind;
+using ::testing::HasSubstr;
+
+class SyncRecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto sandbox = sandbox::Sandbox::Start({});
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = *std::move(sandbox);
+    secrets_.files["/secrets/sn"] = "sandbox";
+    secrets_.files["/secrets/os"] = "sandbox-key";
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
+  }
+
+  // The example profiles, connected to the sandbox, with `server_yaml` as the server section.
+  void StartServer(const std::string& server_yaml) {
+    auto example = config::ReadFileToString(
+        onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
+    ASSERT_TRUE(example.ok()) << example.status();
+    std::string text = *example;
+    text = text.substr(text.find("profiles:"));
+    absl::StrAppend(&text, "\nservicenow:\n  instance_url: ", sandbox_->servicenow_url(),
+                    "\n  auth: {basic: {username: admin, password_file: /secrets/sn}}\n",
+                    "onspring: {base_url: \"", sandbox_->onspring_url(),
+                    "\", api_key_file: /secrets/os}\n", server_yaml);
+    auto config = config::ParseConfigYaml(text, secrets_);
+    ASSERT_TRUE(config.ok()) << config.status();
+    auto server = Server::Start({.listen = "127.0.0.1:0",
+                                 .config = std::make_shared<v1::Config>(*std::move(config)),
+                                 .secrets = &secrets_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = v1::SyncService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status Call(const v1::SyncRecordRequest& request, v1::SyncRecordResponse* response,
+                    absl::Duration timeout = absl::Seconds(10)) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return stub_->SyncRecord(&context, request, response);
+  }
+
+  static v1::SyncRecordRequest Inline(std::string url, std::string authorization,
+                                      std::string api_key) {
+    v1::SyncRecordRequest request;
+    v1::Profile* profile = request.mutable_inline_profile();
+    profile->mutable_source()->set_table("cmdb_ci_business_app");
+    profile->mutable_source()->set_key_field("name");
+    (*profile->mutable_fields())["shortName"].set_from("number");
+    request.mutable_trigger()->set_key("Payroll");
+    request.mutable_connections()->set_servicenow_instance_url(std::move(url));
+    request.mutable_connections()->set_servicenow_authorization(std::move(authorization));
+    request.mutable_connections()->set_onspring_api_key(std::move(api_key));
+    return request;
+  }
+
+  std::unique_ptr<sandbox::Sandbox> sandbox_;
+  onsync::testing::FakeSecretSource secrets_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<v1::SyncService::Stub> stub_;
+};
+
+constexpr char kBasicAdmin[] = "Basic YWRtaW46c2FuZGJveA==";  // admin:sandbox
+
+TEST_F(SyncRecordTest, CallerConnectionsGoOnlyToAllowListedHosts) {
+  StartServer(
+      "server: {inline_sync: {allowed_servicenow_hosts: [127.0.0.1], "
+      "pass_through_credentials: true}}\n");
+  v1::SyncRecordResponse response;
+  grpc::Status status =
+      Call(Inline(sandbox_->servicenow_url(), kBasicAdmin, "sandbox-key"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.result().values().fields().at("shortName").string_value(), "APM0001001");
+
+  status = Call(Inline("https://evil.example.com", kBasicAdmin, "sandbox-key"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("\"evil.example.com\" is not in"));
+  // "localhost" is the same machine but not the listed name.
+  const std::string localhost_url = absl::StrCat("http://localhost:", sandbox_->servicenow_port());
+  EXPECT_EQ(Call(Inline(localhost_url, kBasicAdmin, "sandbox-key"), &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Call(Inline(sandbox_->servicenow_url(), "", "sandbox-key"), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // The caller's credentials are what ServiceNow sees.
+  EXPECT_EQ(
+      Call(Inline(sandbox_->servicenow_url(), "Basic d3Jvbmc6d3Jvbmc=", "sandbox-key"), &response)
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(sandbox_->CallCount(FakeKind::kServiceNow, "GET /api/now/table/cmdb_ci_business_app"),
+            2);
+}
+
+TEST_F(SyncRecordTest, WithoutPassThroughTheConfiguredConnectionIsUsed) {
+  StartServer(
+      "server: {inline_sync: {allowed_servicenow_hosts: [127.0.0.1, localhost], "
+      "pass_through_credentials: false}}\n");
+  v1::SyncRecordResponse response;
+  // The caller's (wrong) credentials are ignored.
+  grpc::Status status =
+      Call(Inline(sandbox_->servicenow_url(), "Basic d3Jvbmc6d3Jvbmc=", "nope"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // An allowed host that is not the configured instance is refused.
+  status = Call(Inline(absl::StrCat("http://localhost:", sandbox_->servicenow_port()), "", ""),
+                &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("not the configured instance"));
+}
+
+TEST_F(SyncRecordTest, TriggerComesFromTheEventBodyAtTheProfilesPaths) {
+  StartServer("");
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app");
+  auto& body = *request.mutable_trigger()->mutable_body()->mutable_fields();
+  body["recordId"].set_number_value(1001);
+  body["name"].set_string_value("Pay^Roll");
+  v1::SyncRecordResponse response;
+  grpc::Status status = Call(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.result().values().fields().at("appName").string_value(), "Pay^Roll");
+  EXPECT_EQ(response.result().mode(), v1::SYNC_MODE_RESPOND);
+
+  body.erase("name");
+  status = Call(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("the event body has no \"name\" (the profile's trigger.key)"));
+}
+
+TEST_F(SyncRecordTest, ModeDefaultsToTheProfilesAndMayBeChosen) {
+  StartServer("");
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app_write_back");
+  request.mutable_trigger()->set_key("Payroll");
+  v1::SyncRecordResponse response;
+  ASSERT_TRUE(Call(request, &response).ok());
+  EXPECT_EQ(response.result().mode(), v1::SYNC_MODE_WRITE_BACK);
+  EXPECT_TRUE(response.result().written());
+
+  request.set_mode(v1::SYNC_MODE_DRY_RUN);
+  ASSERT_TRUE(Call(request, &response).ok());
+  EXPECT_EQ(response.result().mode(), v1::SYNC_MODE_DRY_RUN);
+  EXPECT_FALSE(response.result().written());
+}
+
+TEST_F(SyncRecordTest, TheCallsDeadlineBoundsTheUpstreamCalls) {
+  StartServer("");
+  sandbox::FaultConfig slow;
+  slow.latency = absl::Seconds(5);
+  sandbox_->SetFaults(FakeKind::kServiceNow, slow);
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app");
+  request.mutable_trigger()->set_key("Payroll");
+  v1::SyncRecordResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = Call(request, &response, absl::Milliseconds(300));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(SyncRecordTest, SyncsBeyondTheInFlightCapAreRefused) {
+  StartServer("server: {max_in_flight_syncs: 1}\n");
+  sandbox::FaultConfig slow;
+  slow.latency = absl::Seconds(1);
+  sandbox_->SetFaults(FakeKind::kServiceNow, slow);
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app");
+  request.mutable_trigger()->set_key("Payroll");
+
+  grpc::ClientContext first_context;
+  v1::SyncRecordResponse first_response;
+  absl::Notification first_done;
+  grpc::Status first_status;
+  stub_->async()->SyncRecord(&first_context, &request, &first_response, [&](grpc::Status status) {
+    first_status = std::move(status);
+    first_done.Notify();
+  });
+  // Wait until the first sync is waiting on ServiceNow.
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (sandbox_->request_log().Entries(FakeKind::kServiceNow).empty() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  v1::SyncRecordResponse second_response;
+  grpc::Status second = Call(request, &second_response);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(second.error_message(), HasSubstr("server.max_in_flight_syncs"));
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+}
+
+TEST_F(SyncRecordTest, ShutdownReleasesASyncWaitingOnASlowUpstream) {
+  StartServer("");
+  sandbox::FaultConfig slow;
+  slow.latency = absl::Seconds(20);
+  sandbox_->SetFaults(FakeKind::kServiceNow, slow);
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app");
+  request.mutable_trigger()->set_key("Payroll");
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::SyncRecordResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  stub_->async()->SyncRecord(&context, &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (sandbox_->request_log().Entries(FakeKind::kServiceNow).empty() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::Time start = absl::Now();
+  server_->Shutdown(absl::Milliseconds(200));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_FALSE(status.ok());
+}
+
+TEST_F(SyncRecordTest, AsyncProfilesNeedEnqueueSync) {
+  StartServer("");
+  v1::SyncRecordRequest request;
+  v1::Profile* profile = request.mutable_inline_profile();
+  profile->mutable_source()->set_table("cmdb_ci_business_app");
+  profile->mutable_source()->set_key_field("name");
+  profile->mutable_target()->set_app_id(300);
+  profile->mutable_target()->set_key_field_id(3001);
+  profile->set_mode(v1::PROFILE_MODE_ASYNC);
+  (*profile->mutable_fields())["shortName"].set_from("number");
+  (*profile->mutable_fields())["shortName"].set_to_field(3002);
+  request.mutable_trigger()->set_key("Payroll");
+  v1::SyncRecordResponse response;
+  grpc::Status status = Call(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("use EnqueueSync"));
+}
+
+}  // namespace
+}  // namespace onsync::server
