@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -96,6 +97,19 @@ class E2eTest : public ::testing::Test {
     ASSERT_TRUE(line.ok()) << line.status();
     gateway_port_ = PortFromReadyLine(*line);
     ASSERT_GT(gateway_port_, 0) << *line;
+  }
+
+  // Runs scripts/grpc-reflect (Debian's python3-grpcio, a client not written here) against the
+  // server; returns exit code, stdout, stderr.
+  std::tuple<int, std::string, std::string> Reflect(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/python3", SourcePath("scripts/grpc-reflect"),
+                                     absl::StrCat("127.0.0.1:", server_port_)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto process = ChildProcess::Start(std::move(argv));
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return {-1, "", ""};
+    const int code = process->Wait(absl::Seconds(60)).value_or(-1);
+    return {code, process->Stdout(), process->Stderr()};
   }
 
   std::optional<ChildProcess> server_;

@@ -14,17 +14,6 @@ using ::testing::HasSubstr;
 class ReflectionTest : public E2eTest {
  protected:
   void SetUp() override { StartServer(SourcePath("deploy/examples/business-app.yaml")); }
-
-  // Runs scripts/grpc-reflect against the server; returns exit code, stdout, stderr.
-  std::tuple<int, std::string, std::string> Reflect(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/python3", SourcePath("scripts/grpc-reflect"),
-                                     absl::StrCat("127.0.0.1:", server_port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto process = ChildProcess::Start(std::move(argv));
-    EXPECT_TRUE(process.ok()) << process.status();
-    const int code = process->Wait(absl::Seconds(60)).value_or(-1);
-    return {code, process->Stdout(), process->Stderr()};
-  }
 };
 
 TEST_F(ReflectionTest, ListsEveryService) {

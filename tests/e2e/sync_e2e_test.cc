@@ -276,19 +276,6 @@ class SyncE2eTest : public E2eTest {
     return total;
   }
 
-  // Runs scripts/grpc-reflect (Debian's python3-grpcio) against the server; returns exit code,
-  // stdout, stderr.
-  std::tuple<int, std::string, std::string> Reflect(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/python3", SourcePath("scripts/grpc-reflect"),
-                                     absl::StrCat("127.0.0.1:", server_port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto process = ChildProcess::Start(std::move(argv));
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return {-1, "", ""};
-    const int code = process->Wait(absl::Seconds(60)).value_or(-1);
-    return {code, process->Stdout(), process->Stderr()};
-  }
-
   // The loop as an Onspring user sees it (scripts/demo-loop): `outcome_json` is the only outcome;
   // saving "Sync with ServiceNow" = Yes on Business Applications record `record_id` through the
   // Onspring API fires it; waits (bounded) for the run and returns it.
@@ -665,16 +652,8 @@ TEST_F(SyncE2eTest, SyncRecordOverGrpcWithAReflectionClient) {
 
 // a) The PoC's outcome pointed at onsync's /sync; Onspring's Data Mapping writes.
 TEST_F(SyncE2eTest, LoopThroughThePocRouteFillsTheRecord) {
-  const std::string poc_body =
-      R"({ "serviceNowBaseUrl": "{{servicenow_url}}", "appName": "{:Name}",
-           "onspringUserAppId": 100, "onspringUserFirstNameFieldId": 1001,
-           "onspringUserLastNameFieldId": 1002, "onspringUserUsernameFieldId": 1003,
-           "onspringUserEmailFieldId": 1004, "onspringUserStatusFieldId": 1006,
-           "onspringUserStatusValue": "6f0caae9-2f2d-5073-8d41-592671697963",
-           "onspringUserTierFieldId": 1007,
-           "onspringUserTierValue": "9e34f1a4-7bbb-5b84-af5b-0b954f359412",
-           "onspringUserFullNameFieldId": 1005, "onspringRegTypeAppId": 200,
-           "onspringRegTypeIdFieldId": 2001 })";
+  // The outcome renders the template: the sandbox fills in its URL, Onspring the record's name.
+  const std::string poc_body = PocBody("{:Name}", "{{servicenow_url}}");
   const sandbox::OutcomeRun run =
       RunLoop(OutcomeJson("PoC", GatewayUrl() + "/sync", poc_body,
                           R"(, "headers": [{"name": "x-apikey", "value": "sandbox-key"}],

@@ -81,6 +81,15 @@ class SyncRecordTest : public ::testing::Test {
     return request;
   }
 
+  // Bounded polling (5 s) for the sandbox's first ServiceNow request.
+  void WaitUntilServiceNowIsCalled() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    while (sandbox_->request_log().Entries(FakeKind::kServiceNow).empty() &&
+           absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  }
+
   std::unique_ptr<sandbox::Sandbox> sandbox_;
   onsync::testing::FakeSecretSource secrets_;
   std::unique_ptr<Server> server_;
@@ -201,11 +210,7 @@ TEST_F(SyncRecordTest, SyncsBeyondTheInFlightCapAreRefused) {
     first_status = std::move(status);
     first_done.Notify();
   });
-  // Wait until the first sync is waiting on ServiceNow.
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (sandbox_->request_log().Entries(FakeKind::kServiceNow).empty() && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntilServiceNowIsCalled();  // The first sync now waits on ServiceNow.
   v1::SyncRecordResponse second_response;
   grpc::Status second = Call(request, &second_response);
   EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -231,10 +236,7 @@ TEST_F(SyncRecordTest, ShutdownReleasesASyncWaitingOnASlowUpstream) {
     status = std::move(s);
     done.Notify();
   });
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (sandbox_->request_log().Entries(FakeKind::kServiceNow).empty() && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntilServiceNowIsCalled();
   const absl::Time start = absl::Now();
   server_->Shutdown(absl::Milliseconds(200));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
