@@ -139,29 +139,46 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
         done_(std::move(done)) {}
 
   void Start() {
-    if (trigger_.key().empty()) {
-      return Answer(absl::InvalidArgumentError("the trigger has no key"));
-    }
-    if (mode_ != v1::SYNC_MODE_RESPOND && !IsWriteMode(mode_)) {
-      return Answer(absl::InvalidArgumentError(
-          absl::StrCat("cannot run mode ", v1::SyncMode_Name(mode_), " as one sync")));
-    }
-    const v1::Target& target = profile_->target();
-    if (IsWriteMode(mode_) && (target.app_id() == 0 || target.key_field_id() == 0)) {
-      return Answer(absl::FailedPreconditionError(absl::StrCat(
-          v1::SyncMode_Name(mode_), " needs the profile's target (app_id and key_field_id)")));
-    }
-    for (const auto& [name, spec] : profile_->fields()) {
-      plans_.push_back(FieldPlan{.name = name, .spec = &spec});
-    }
-    std::sort(plans_.begin(), plans_.end(),
-              [](const FieldPlan& a, const FieldPlan& b) { return a.name < b.name; });
+    if (absl::Status valid = CheckMode(); !valid.ok()) return Answer(std::move(valid));
+    PlanFields();
     pending_ = IsWriteMode(mode_) ? 2 : 1;
     if (IsWriteMode(mode_)) ReadTarget();
     ReadServiceNow();
   }
 
+  // A run for a row read already (batch runs): no reads of the row or of the target record.
+  void StartWithRow(const Row& row, std::optional<Record> target) {
+    if (absl::Status valid = CheckMode(); !valid.ok()) return Answer(std::move(valid));
+    PlanFields();
+    target_ = std::move(target);
+    create_target_ = IsWriteMode(mode_) && !target_.has_value();
+    pending_ = 1;
+    Resolve(row);
+  }
+
  private:
+  absl::Status CheckMode() const {
+    if (trigger_.key().empty()) return absl::InvalidArgumentError("the trigger has no key");
+    if (mode_ != v1::SYNC_MODE_RESPOND && !IsWriteMode(mode_)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot run mode ", v1::SyncMode_Name(mode_), " as one sync"));
+    }
+    const v1::Target& target = profile_->target();
+    if (IsWriteMode(mode_) && (target.app_id() == 0 || target.key_field_id() == 0)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          v1::SyncMode_Name(mode_), " needs the profile's target (app_id and key_field_id)"));
+    }
+    return absl::OkStatus();
+  }
+
+  void PlanFields() {
+    for (const auto& [name, spec] : profile_->fields()) {
+      plans_.push_back(FieldPlan{.name = name, .spec = &spec});
+    }
+    std::sort(plans_.begin(), plans_.end(),
+              [](const FieldPlan& a, const FieldPlan& b) { return a.name < b.name; });
+  }
+
   // --- Step 1: the ServiceNow row (and, for writes, the triggering Onspring record) ----------
 
   void ReadServiceNow() {
@@ -453,12 +470,20 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     }
     if (!IsWriteMode(mode_)) return Answer(std::move(result_));
 
-    result_.set_target_record_id(target_->record_id);
+    if (create_target_) {
+      // A new target record carries its key even when no output field writes it.
+      writes.try_emplace(profile_->target().key_field_id(), FieldValue::String(trigger_.key()));
+      write_names_.try_emplace(profile_->target().key_field_id(), "(key)");
+    } else {
+      result_.set_target_record_id(target_->record_id);
+    }
+    static const Record kNoRecord;
+    const Record& existing_record = create_target_ ? kNoRecord : *target_;
     std::map<int, FieldValue> changed;
     for (auto& [field_id, value] : writes) {
-      auto existing = target_->fields.find(field_id);
+      auto existing = existing_record.fields.find(field_id);
       const std::string old_text =
-          existing == target_->fields.end() ? "" : Canonical(existing->second);
+          existing == existing_record.fields.end() ? "" : Canonical(existing->second);
       std::string new_text = Canonical(value);
       if (old_text == new_text) continue;
       v1::FieldChange* change = result_.add_changes();
@@ -470,10 +495,12 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     }
     if (changed.empty() || mode_ == v1::SYNC_MODE_DRY_RUN) return Answer(std::move(result_));
     upstreams_.onspring->SaveRecord(
-        profile_->target().app_id(), target_->record_id, std::move(changed), deadline_,
+        profile_->target().app_id(), create_target_ ? 0 : target_->record_id, std::move(changed),
+        deadline_,
         [self = shared_from_this()](absl::StatusOr<clients::onspring::SaveResult> saved) {
           if (!saved.ok()) return self->Answer(saved.status());
           self->result_.set_written(true);
+          if (self->create_target_) self->result_.set_target_record_id(saved->id);
           self->Answer(std::move(self->result_));
         });
   }
@@ -633,8 +660,10 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
   int pending_ = 0;               // guarded by mu_
   absl::Status first_error_;      // guarded by mu_
   std::optional<Record> target_;  // guarded by mu_ until Compose
-  v1::SyncResult result_;         // guarded by mu_ until Compose
-  AppFields app_fields_;          // guarded by mu_ until Compose
+  // A batch run found no target record: WRITE_BACK creates it.
+  bool create_target_ = false;
+  v1::SyncResult result_;  // guarded by mu_ until Compose
+  AppFields app_fields_;   // guarded by mu_ until Compose
   std::map<GroupKey, std::map<std::string, int64_t, std::less<>>> resolved_;  // same
   std::map<GroupKey, std::set<std::string, std::less<>>> planned_;            // same
   std::map<std::pair<int, std::string>, std::string> added_list_values_;      // same
@@ -646,6 +675,17 @@ SyncEngine::SyncEngine(const clients::Clock& clock, EngineOptions options)
     : references_(clock, options.cache), fields_(clock, options.cache) {}
 
 SyncEngine::~SyncEngine() = default;
+
+void SyncEngine::RunForRow(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
+                           clients::servicenow::Row row, std::optional<Record> target,
+                           v1::SyncMode mode, absl::Time deadline, Callback done) {
+  v1::Trigger trigger;
+  if (const auto key = row.Value(profile->source().key_field())) trigger.set_key(std::string(*key));
+  if (target.has_value()) trigger.set_record_id(target->record_id);
+  std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
+                             mode, deadline, std::move(done))
+      ->StartWithRow(row, std::move(target));
+}
 
 void SyncEngine::Run(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
                      v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline, Callback done) {

@@ -47,6 +47,7 @@
 #define ONSYNC_SERVER_ENGINE_SYNC_ENGINE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -96,6 +97,15 @@ class SyncEngine {
   void Run(std::shared_ptr<const onsync::v1::Profile> profile, Upstreams upstreams,
            onsync::v1::Trigger trigger, onsync::v1::SyncMode mode, absl::Time deadline,
            Callback done);
+
+  // The same run for a ServiceNow row read already (a batch run's page), which must hold the
+  // source key field and every output field's `from`. `target` is the profile's target record
+  // for the row (with every to_field and the key field), or nullopt when it has none: then
+  // WRITE_BACK creates it with every non-empty field and the key (result.target_record_id is the
+  // new id), and DRY_RUN reports those fields as changes.
+  void RunForRow(std::shared_ptr<const onsync::v1::Profile> profile, Upstreams upstreams,
+                 clients::servicenow::Row row, std::optional<clients::onspring::Record> target,
+                 onsync::v1::SyncMode mode, absl::Time deadline, Callback done);
 
   EngineStats stats() const;
 

@@ -339,5 +339,30 @@ TEST_F(SyncEngineTest, OnMissingFailIsNotFound) {
   EXPECT_THAT(std::string(result.status().message()), ::testing::HasSubstr("FOO-123"));
 }
 
+TEST_F(SyncEngineTest, RunForRowCreatesAMissingTargetRecordWithItsKey) {
+  clients::servicenow::Row row;
+  row.fields["name"].value = "Brand New App";
+  row.fields["number"].value = "APM0009999";
+  row.fields["it_application_owner.name"].value = "Fred Jones";
+  row.fields["u_regulatory_legal_and_compliance"].value = "SOX";
+  std::promise<absl::StatusOr<v1::SyncResult>> promise;
+  engine_->RunForRow(profile_, upstreams_, row, std::nullopt, v1::SYNC_MODE_WRITE_BACK,
+                     absl::Now() + absl::Seconds(10),
+                     [&promise](absl::StatusOr<v1::SyncResult> result) {
+                       promise.set_value(std::move(result));
+                     });
+  absl::StatusOr<v1::SyncResult> result = promise.get_future().get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->written());
+  auto records = FindRecords(300, 3001, "Brand New App");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].record_id, result->target_record_id());
+  EXPECT_EQ(records[0].fields.at(3002).text, "APM0009999");
+  EXPECT_THAT(records[0].fields.at(3006).integers, ElementsAre(1));
+  EXPECT_THAT(records[0].fields.at(3010).integers, ElementsAre(2));
+  // Fields ServiceNow did not return are warned about, not written.
+  EXPECT_FALSE(records[0].fields.contains(3003));
+}
+
 }  // namespace
 }  // namespace onsync::engine
