@@ -60,6 +60,7 @@ Gateway::Gateway(GatewayOptions options)
       sync_service_route_(channel_, SyncServiceDescriptor(), options_.deadlines),
       sync_route_(channel_, options_.deadlines),
       outcome_route_(channel_, options_.deadlines),
+      jobs_route_(channel_, options_.deadlines),
       probes_(channel_, kReadinessCheckTimeout) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
@@ -126,6 +127,10 @@ void Gateway::Dispatch(http::Request request, http::Respond respond) {
   if (outcome_route_.Matches(request.path)) {
     if (request.method != "POST") return std::move(counted)(MethodNotAllowed(request, "POST"));
     return outcome_route_.Handle(std::move(request), std::move(counted));
+  }
+  if (jobs_route_.Matches(request.path)) {
+    if (request.method != "GET") return std::move(counted)(MethodNotAllowed(request, "GET"));
+    return jobs_route_.Handle(std::move(request), std::move(counted));
   }
   std::move(counted)(
       ErrorResponse(absl::NotFoundError(absl::StrCat("no route for ", request.path))));

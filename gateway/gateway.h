@@ -2,7 +2,8 @@
 //
 // Routes: GET /healthz, GET /readyz (probes.h); POST /onsync.v1.SyncService/<Method>
 // (generic_rpc_route.h); POST /sync, the PoC's route (sync_route.h); POST /v1/outcomes/{profile},
-// Onspring's REST API outcome (outcome_route.h). Anything else is a JSON 404 (405 with `Allow`
+// Onspring's REST API outcome (outcome_route.h; 202 with the job for an async profile);
+// GET /v1/jobs/{id} (jobs_route.h). Anything else is a JSON 404 (405 with `Allow`
 // for a known path with the wrong method). Requests beyond `max_concurrent_requests` get 503 with
 // Retry-After instead of queueing. All routes share one gRPC channel to the server.
 //
@@ -21,6 +22,7 @@
 #include "common/http_server.h"
 #include "gateway/routes/call_context.h"
 #include "gateway/routes/generic_rpc_route.h"
+#include "gateway/routes/jobs_route.h"
 #include "gateway/routes/outcome_route.h"
 #include "gateway/routes/probes.h"
 #include "gateway/routes/sync_route.h"
@@ -64,6 +66,7 @@ class Gateway final {
   GenericRpcRoute sync_service_route_;
   SyncRoute sync_route_;
   OutcomeRoute outcome_route_;
+  JobsRoute jobs_route_;
   Probes probes_;
   // Requests in progress; shared with their Respond wrappers, which may outlive the Gateway.
   const std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);

@@ -71,7 +71,7 @@ YAML
   config=$logs/onsync.yaml
 fi
 
-start onsync-server --config "$config" --listen "$grpc_addr"
+start onsync-server --config "$config" --listen "$grpc_addr" --jobs_db "$logs/jobs.db"
 grpc_addr=$bound
 start onsync-gateway --listen "$http_addr" --server "$grpc_addr"
 http_addr=$bound

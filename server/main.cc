@@ -15,6 +15,9 @@
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the YAML configuration file (required).");
+ABSL_FLAG(std::string, jobs_db, "",
+          "File of the SQLite job store. Default: jobs.sqlite.path from the config, else "
+          "onsync-jobs.db in the working directory.");
 ABSL_FLAG(std::string, listen, "",
           "gRPC listen address host:port (port 0 picks one). Default: server.listen from the "
           "config, else 127.0.0.1:50051.");
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
   onsync::server::ServerOptions options;
   options.config = config;
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.jobs_db_path = absl::GetFlag(FLAGS_jobs_db);
   if (options.listen.empty()) options.listen = config->server().listen();
   if (options.listen.empty()) options.listen = "127.0.0.1:50051";
   if (config->server().max_message_bytes() > 0) {

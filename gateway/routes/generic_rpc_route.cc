@@ -11,6 +11,7 @@
 #include "common/status_grpc.h"
 #include "common/string_view.h"
 #include "gateway/routes/error_response.h"
+#include "gateway/routes/proto_json.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -46,17 +47,9 @@ void Complete(PendingCall& call, const grpc::Status& status) {
         ErrorResponse(absl::InternalError("the server's response could not be decoded")));
     return;
   }
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  const auto printed =
-      google::protobuf::util::MessageToJsonString(*call.response_message, &json, options);
-  if (!printed.ok()) {
-    std::move(call.respond)(ErrorResponse(
-        absl::InternalError(absl::StrCat("response to JSON: ", printed.message().as_string()))));
-    return;
-  }
-  std::move(call.respond)(JsonOk(std::move(json)));
+  absl::StatusOr<std::string> json = ToProto3Json(*call.response_message);
+  if (!json.ok()) return std::move(call.respond)(ErrorResponse(json.status()));
+  std::move(call.respond)(JsonOk(*std::move(json)));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "common/string_view.h"
 #include "gateway/routes/error_response.h"
+#include "gateway/routes/proto_json.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -69,14 +70,7 @@ absl::StatusOr<std::string> OutcomeResponseBody(const onsync::v1::SyncResult& re
       result.mode() == onsync::v1::SYNC_MODE_UNSPECIFIED) {
     return StructToJson(result.values());
   }
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  const auto printed = google::protobuf::util::MessageToJsonString(result, &json, options);
-  if (!printed.ok()) {
-    return absl::InternalError(absl::StrCat("result to JSON: ", printed.message().as_string()));
-  }
-  return json;
+  return ToProto3Json(result);
 }
 
 OutcomeRoute::OutcomeRoute(std::shared_ptr<grpc::Channel> channel, RpcDeadlines deadlines)

@@ -109,6 +109,19 @@ void Complete(PendingSync& call, const grpc::Status& status) {
     std::move(call.respond)(ErrorResponse(FromGrpcStatus(status)));
     return;
   }
+  if (call.response.has_job()) {
+    // An ASYNC profile: the job is committed; the outcome gets its id at once.
+    const onsync::v1::Job& job = call.response.job();
+    std::string_view state = onsync::v1::JobState_Name(job.state());
+    state.remove_prefix(std::min(state.size(), std::string_view("JOB_STATE_").size()));
+    http::Response accepted;
+    accepted.status = 202;
+    accepted.body =
+        absl::StrCat(R"({"jobId":)", JsonQuote(job.id()), R"(,"state":)", JsonQuote(state), "}");
+    accepted.headers.emplace_back("Location", absl::StrCat("/v1/jobs/", job.id()));
+    std::move(call.respond)(std::move(accepted));
+    return;
+  }
   const onsync::v1::SyncResult& result = call.response.result();
   absl::StatusOr<std::string> body = call.render(result);
   if (!body.ok()) {

@@ -10,10 +10,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "server/jobs/sqlite_job_store.h"
 #include "server/service/health_service.h"
 #include "server/service/sync_service.h"
 
 namespace onsync::server {
+namespace {
+
+absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions& options) {
+  const v1::JobsConfig& jobs = options.config->jobs();
+  if (jobs.has_postgres()) {
+    return absl::FailedPreconditionError(
+        "jobs.postgres: the PostgreSQL job store is not part of this build; use jobs.sqlite");
+  }
+  std::string path = options.jobs_db_path;
+  if (path.empty()) path = jobs.sqlite().path();
+  if (path.empty()) path = kDefaultJobsDbPath;
+  absl::StatusOr<std::unique_ptr<jobs::SqliteJobStore>> store =
+      jobs::SqliteJobStore::Open(path, clients::RealClock());
+  if (!store.ok()) return store.status();
+  // Only this process can open the file: jobs left RUNNING were its predecessor's.
+  if (absl::Status released = (*store)->ReleaseAllLeases(); !released.ok()) return released;
+  return std::unique_ptr<jobs::JobStore>(*std::move(store));
+}
+
+}  // namespace
 
 Server::Server(std::unique_ptr<HealthService> health, std::unique_ptr<SyncServiceImpl> sync)
     : health_(std::move(health)), sync_(std::move(sync)) {}
@@ -27,9 +48,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       *options.config,
       options.secrets != nullptr ? *options.secrets : config::SystemSecretSource());
   if (!upstreams.ok()) return upstreams.status();
-  std::unique_ptr<Server> server(
-      new Server(std::make_unique<HealthService>(),
-                 std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams))));
+  absl::StatusOr<std::unique_ptr<jobs::JobStore>> store = OpenJobStore(options);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<Server> server(new Server(
+      std::make_unique<HealthService>(),
+      std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams), *std::move(store))));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   // gRPC sets SO_REUSEPORT by default, so a second server on a busy port would silently share it.
@@ -59,18 +82,20 @@ void Server::Shutdown(absl::Duration grace) {
   }
   health_->Shutdown();
   const absl::Time deadline = absl::Now() + grace;
-  absl::Notification stopped;
-  std::thread stopper([this, deadline, &stopped] {
-    grpc_server_->Shutdown(absl::ToChronoTime(deadline));
-    stopped.Notify();
-  });
   // gRPC cancels the calls still running at the deadline, but a callback-API call ends only when
-  // its handler finishes: a sync waiting on a slow upstream is released by cancelling that
-  // upstream request.
-  if (!stopped.WaitForNotificationWithDeadline(deadline + absl::Milliseconds(100))) {
-    sync_->CancelUpstreams();
-  }
-  stopper.join();
+  // its handler finishes, and a job attempt only when its sync does: syncs still waiting on a
+  // slow upstream at the deadline are released by cancelling their upstream requests.
+  absl::Notification stopped;
+  std::thread canceller([this, deadline, &stopped] {
+    if (!stopped.WaitForNotificationWithDeadline(deadline + absl::Milliseconds(100))) {
+      sync_->CancelUpstreams();
+    }
+  });
+  std::thread rpcs([this, deadline] { grpc_server_->Shutdown(absl::ToChronoTime(deadline)); });
+  sync_->StopWorkers(grace);
+  rpcs.join();
+  stopped.Notify();
+  canceller.join();
   grpc_server_->Wait();
 }
 

@@ -40,12 +40,18 @@ struct ServerOptions {
   int max_message_bytes = 4 << 20;
   // Where configured secrets are read from; null means the real environment and files.
   const config::SecretSource* secrets = nullptr;
+  // The SQLite job store's file; empty: `jobs.sqlite.path`, else kDefaultJobsDbPath.
+  std::string jobs_db_path = {};
 };
+
+// Relative to the working directory.
+inline constexpr char kDefaultJobsDbPath[] = "onsync-jobs.db";
 
 class Server final {
  public:
   // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address), and those of
-  // UpstreamPool::Create (an unreadable secret).
+  // UpstreamPool::Create (an unreadable secret) and of opening the job store (FAILED_PRECONDITION
+  // when another process holds it).
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
   ~Server();

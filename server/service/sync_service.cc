@@ -7,12 +7,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "clients/http/redact.h"
 #include "common/logging.h"
 #include "common/status_grpc.h"
 #include "common/string_view.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/config/config_loader.h"
 #include "server/config/durations.h"
 #include "server/engine/trigger.h"
@@ -38,18 +41,49 @@ engine::EngineOptions EngineOptionsFrom(const Config& config) {
   return options;
 }
 
-absl::StatusOr<v1::SyncMode> ModeFor(v1::SyncMode requested, const v1::Profile& profile,
-                                     absl::string_view profile_name) {
+// The mode a SyncRecord runs; UNSPECIFIED for an ASYNC profile, whose sync is enqueued.
+v1::SyncMode ModeFor(v1::SyncMode requested, const v1::Profile& profile) {
   if (requested != v1::SYNC_MODE_UNSPECIFIED) return requested;
   switch (profile.mode()) {
     case v1::PROFILE_MODE_WRITE_BACK:
       return v1::SYNC_MODE_WRITE_BACK;
     case v1::PROFILE_MODE_ASYNC:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "profile ", profile_name, " is async: use EnqueueSync, or give SyncRecord a mode"));
+      return v1::SYNC_MODE_UNSPECIFIED;
     default:
       return v1::SYNC_MODE_RESPOND;
   }
+}
+
+// Profile + record + payload: the same event delivered twice has the same key.
+std::string EventDedupeKey(std::string_view profile, const v1::Trigger& trigger) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    trigger.SerializeToCodedStream(&coded);
+  }
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  return absl::StrFormat("event:%s:%d:%016x", ToAbsl(profile), trigger.record_id(), hash);
+}
+
+jobs::WorkerOptions WorkerOptionsFrom(const v1::JobsConfig& jobs) {
+  jobs::WorkerOptions options;
+  if (jobs.workers() > 0) options.workers = jobs.workers();
+  options.lease = config::DurationOr(jobs.has_lease(), jobs.lease(), options.lease);
+  options.initial_backoff = config::DurationOr(jobs.has_initial_backoff(), jobs.initial_backoff(),
+                                               options.initial_backoff);
+  options.max_backoff =
+      config::DurationOr(jobs.has_max_backoff(), jobs.max_backoff(), options.max_backoff);
+  return options;
+}
+
+// Finishes a unary call with `status` (the response was filled when it is OK).
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 ListProfilesResponse BuildProfiles(const Config& config) {
@@ -66,51 +100,94 @@ ListProfilesResponse BuildProfiles(const Config& config) {
   return response;
 }
 
-grpc::Status Unimplemented(absl::string_view method) {
-  return ToGrpcStatus(absl::UnimplementedError(
-      absl::StrCat("onsync.v1.SyncService/", method, " is not implemented in this build")));
-}
-
-grpc::ServerUnaryReactor* FinishUnimplemented(grpc::CallbackServerContext* context,
-                                              absl::string_view method) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(Unimplemented(method));
-  return reactor;
-}
-
-// A server stream that ends at once with UNIMPLEMENTED.
-template <typename Response>
-class UnimplementedWriter final : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit UnimplementedWriter(absl::string_view method) { this->Finish(Unimplemented(method)); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
 struct SyncServiceImpl::Prepared {
   std::shared_ptr<const v1::Profile> profile;
   std::string profile_name;
   v1::Trigger trigger;
+  // UNSPECIFIED: an ASYNC profile's event, to enqueue.
   v1::SyncMode mode = v1::SYNC_MODE_UNSPECIFIED;
   engine::Upstreams upstreams;
 };
 
 SyncServiceImpl::SyncServiceImpl(std::shared_ptr<const Config> config,
-                                 std::unique_ptr<UpstreamPool> upstreams)
+                                 std::unique_ptr<UpstreamPool> upstreams,
+                                 std::unique_ptr<jobs::JobStore> store)
     : config_(std::move(config)),
       profiles_(BuildProfiles(*config_)),
       upstreams_(std::move(upstreams)),
       engine_(clients::RealClock(), EngineOptionsFrom(*config_)),
       max_in_flight_(config_->server().max_in_flight_syncs() > 0
                          ? config_->server().max_in_flight_syncs()
-                         : kDefaultMaxInFlight) {
+                         : kDefaultMaxInFlight),
+      store_(std::move(store)) {
   for (const auto& [name, profile] : config_->profiles()) {
     by_name_.emplace(name, std::make_shared<const v1::Profile>(profile));
   }
+  if (store_ != nullptr) {
+    const v1::JobsConfig& jobs = config_->jobs();
+    runner_ = std::make_unique<SyncJobRunner>(
+        by_name_, upstreams_.get(), engine_, *store_,
+        SyncJobRunner::Options{.batch_parallelism =
+                                   jobs.batch_parallelism() > 0 ? jobs.batch_parallelism() : 4});
+    workers_ = std::make_unique<jobs::WorkerPool>(*store_, *runner_, clients::RealClock(),
+                                                  WorkerOptionsFrom(jobs));
+    workers_->Start();
+    watcher_ = std::make_unique<JobWatchers>(*store_);
+  }
 }
 
-SyncServiceImpl::~SyncServiceImpl() { CancelUpstreams(); }
+SyncServiceImpl::~SyncServiceImpl() {
+  StopWorkers(absl::ZeroDuration());
+  CancelUpstreams();
+}
+
+void SyncServiceImpl::StopWorkers(absl::Duration grace) {
+  if (watcher_ != nullptr) watcher_->Stop();
+  if (workers_ != nullptr) workers_->Stop(grace);
+}
+
+absl::StatusOr<jobs::JobStore*> SyncServiceImpl::Store() const {
+  if (store_ == nullptr) return absl::FailedPreconditionError("this server has no job store");
+  return store_.get();
+}
+
+absl::StatusOr<std::shared_ptr<const v1::Profile>> SyncServiceImpl::FindProfile(
+    std::string_view name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) {
+    std::vector<std::string> names;
+    for (const auto& [configured, profile] : by_name_) names.push_back(configured);
+    return absl::NotFoundError(
+        absl::StrCat("no profile named \"", ToAbsl(name.substr(0, 64)),
+                     "\" (configured: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueEvent(std::string_view profile,
+                                                                  v1::Trigger trigger,
+                                                                  v1::SyncMode mode,
+                                                                  std::string_view request_id) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return store.status();
+  const v1::JobsConfig& config = config_->jobs();
+  jobs::NewJob job;
+  job.job.set_profile(std::string(profile));
+  job.job.set_kind(v1::JOB_KIND_EVENT);
+  job.job.set_mode(mode);
+  job.job.set_max_attempts(config.max_attempts() > 0 ? config.max_attempts() : 8);
+  job.dedupe_key = request_id.empty() ? EventDedupeKey(profile, trigger)
+                                      : absl::StrCat("request:", ToAbsl(request_id));
+  trigger.clear_body();
+  *job.job.mutable_trigger() = std::move(trigger);
+  job.dedupe_window =
+      config::DurationOr(config.has_dedupe_window(), config.dedupe_window(), absl::Hours(24));
+  absl::StatusOr<jobs::EnqueueResult> enqueued = (*store)->Enqueue(std::move(job));
+  if (enqueued.ok() && !enqueued->deduplicated) workers_->Wake();
+  return enqueued;
+}
 
 void SyncServiceImpl::CancelUpstreams() {
   if (upstreams_ != nullptr) upstreams_->Shutdown();
@@ -121,16 +198,10 @@ absl::StatusOr<SyncServiceImpl::Prepared> SyncServiceImpl::Prepare(
   Prepared prepared;
   switch (request.profile_source_case()) {
     case v1::SyncRecordRequest::kProfile: {
-      auto it = by_name_.find(request.profile());
-      if (it == by_name_.end()) {
-        std::vector<std::string> names;
-        for (const auto& [name, profile] : by_name_) names.push_back(name);
-        return absl::NotFoundError(absl::StrCat(
-            "no profile named \"", ToAbsl(std::string_view(request.profile()).substr(0, 64)),
-            "\" (configured: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
-      }
-      prepared.profile = it->second;
-      prepared.profile_name = it->first;
+      absl::StatusOr<std::shared_ptr<const v1::Profile>> profile = FindProfile(request.profile());
+      if (!profile.ok()) return profile.status();
+      prepared.profile = *std::move(profile);
+      prepared.profile_name = request.profile();
       break;
     }
     case v1::SyncRecordRequest::kInlineProfile: {
@@ -156,12 +227,14 @@ absl::StatusOr<SyncServiceImpl::Prepared> SyncServiceImpl::Prepare(
     if (!extracted.ok()) return extracted.status();
     prepared.trigger = *std::move(extracted);
   }
+  prepared.mode = ModeFor(request.mode(), *prepared.profile);
+  if (prepared.mode == v1::SYNC_MODE_UNSPECIFIED) {
+    if (request.has_inline_profile()) {
+      return absl::InvalidArgumentError("an inline profile cannot be async: jobs name a profile");
+    }
+    return prepared;  // Enqueued: the job keeps the trigger (body included, for its dedupe key).
+  }
   prepared.trigger.clear_body();
-
-  absl::StatusOr<v1::SyncMode> mode =
-      ModeFor(request.mode(), *prepared.profile, prepared.profile_name);
-  if (!mode.ok()) return mode.status();
-  prepared.mode = *mode;
 
   if (upstreams_ == nullptr) {
     return absl::FailedPreconditionError("the server has no upstream connections");
@@ -189,6 +262,17 @@ grpc::ServerUnaryReactor* SyncServiceImpl::SyncRecord(grpc::CallbackServerContex
   if (!prepared.ok()) {
     spdlog::info("sync refused: {}", prepared.status());
     reactor->Finish(ToGrpcStatus(prepared.status()));
+    return reactor;
+  }
+  if (prepared->mode == v1::SYNC_MODE_UNSPECIFIED) {
+    absl::StatusOr<jobs::EnqueueResult> enqueued =
+        EnqueueEvent(prepared->profile_name, std::move(prepared->trigger), v1::SYNC_MODE_WRITE_BACK,
+                     request->request_id());
+    if (enqueued.ok()) {
+      *response->mutable_job() = std::move(enqueued->job);
+      response->set_deduplicated(enqueued->deduplicated);
+    }
+    reactor->Finish(ToGrpcStatus(enqueued.status()));
     return reactor;
   }
   if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= max_in_flight_) {
@@ -222,45 +306,151 @@ grpc::ServerUnaryReactor* SyncServiceImpl::SyncRecord(grpc::CallbackServerContex
   return reactor;
 }
 
-grpc::ServerUnaryReactor* SyncServiceImpl::EnqueueSync(grpc::CallbackServerContext* context,
-                                                       const onsync::v1::EnqueueSyncRequest*,
-                                                       onsync::v1::EnqueueSyncResponse*) {
-  return FinishUnimplemented(context, "EnqueueSync");
+grpc::ServerUnaryReactor* SyncServiceImpl::EnqueueSync(
+    grpc::CallbackServerContext* context, const onsync::v1::EnqueueSyncRequest* request,
+    onsync::v1::EnqueueSyncResponse* response) {
+  absl::StatusOr<std::shared_ptr<const v1::Profile>> profile = FindProfile(request->profile());
+  if (!profile.ok()) return Answer(context, profile.status());
+  v1::Trigger trigger = request->trigger();
+  if (trigger.key().empty()) {
+    if (!trigger.has_body()) {
+      return Answer(context,
+                    absl::InvalidArgumentError("trigger.key (or trigger.body) is required"));
+    }
+    absl::StatusOr<v1::Trigger> extracted =
+        engine::ExtractTrigger((*profile)->trigger(), trigger.body());
+    if (!extracted.ok()) return Answer(context, extracted.status());
+    *extracted->mutable_body() = trigger.body();
+    trigger = *std::move(extracted);
+  }
+  const v1::SyncMode mode =
+      request->mode() == v1::SYNC_MODE_UNSPECIFIED ? v1::SYNC_MODE_WRITE_BACK : request->mode();
+  if (mode == v1::SYNC_MODE_RESPOND) {
+    return Answer(context, absl::InvalidArgumentError(
+                               "a job has nobody to respond to: use WRITE_BACK or DRY_RUN"));
+  }
+  if ((*profile)->target().app_id() == 0 || (*profile)->target().key_field_id() == 0) {
+    return Answer(context, absl::FailedPreconditionError(absl::StrCat(
+                               "profile ", request->profile(), " has no target to write to")));
+  }
+  absl::StatusOr<jobs::EnqueueResult> enqueued =
+      EnqueueEvent(request->profile(), std::move(trigger), mode, request->request_id());
+  if (enqueued.ok()) {
+    *response->mutable_job() = std::move(enqueued->job);
+    response->set_deduplicated(enqueued->deduplicated);
+  }
+  return Answer(context, enqueued.status());
 }
 
-grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(grpc::CallbackServerContext* context,
-                                                          const onsync::v1::StartBatchSyncRequest*,
-                                                          onsync::v1::StartBatchSyncResponse*) {
-  return FinishUnimplemented(context, "StartBatchSync");
+grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(
+    grpc::CallbackServerContext* context, const onsync::v1::StartBatchSyncRequest* request,
+    onsync::v1::StartBatchSyncResponse* response) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return Answer(context, store.status());
+  absl::StatusOr<std::shared_ptr<const v1::Profile>> profile = FindProfile(request->profile());
+  if (!profile.ok()) return Answer(context, profile.status());
+  if ((*profile)->target().app_id() == 0 || (*profile)->target().key_field_id() == 0) {
+    return Answer(context, absl::FailedPreconditionError(absl::StrCat(
+                               "profile ", request->profile(), " has no target to write to")));
+  }
+  if (request->batch().range_case() == v1::BatchSpec::RANGE_NOT_SET) {
+    return Answer(context,
+                  absl::InvalidArgumentError("batch is required: full, since or incremental"));
+  }
+  const v1::SyncMode mode =
+      request->mode() == v1::SYNC_MODE_UNSPECIFIED ? v1::SYNC_MODE_WRITE_BACK : request->mode();
+  if (mode == v1::SYNC_MODE_RESPOND) {
+    return Answer(context, absl::InvalidArgumentError("a batch run is WRITE_BACK or DRY_RUN"));
+  }
+  absl::StatusOr<jobs::EnqueueResult> enqueued =
+      EnqueueBatch(request->profile(), request->batch(), mode, request->request_id());
+  if (enqueued.ok()) *response->mutable_job() = std::move(enqueued->job);
+  return Answer(context, enqueued.status());
+}
+
+absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueBatch(std::string_view profile,
+                                                                  const v1::BatchSpec& batch,
+                                                                  v1::SyncMode mode,
+                                                                  std::string_view request_id) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return store.status();
+  jobs::NewJob job;
+  job.job.set_profile(std::string(profile));
+  job.job.set_kind(v1::JOB_KIND_BATCH);
+  job.job.set_mode(mode);
+  *job.job.mutable_batch() = batch;
+  job.job.set_max_attempts(config_->jobs().max_attempts() > 0 ? config_->jobs().max_attempts() : 8);
+  if (!request_id.empty()) job.dedupe_key = absl::StrCat("request:", ToAbsl(request_id));
+  absl::StatusOr<jobs::EnqueueResult> enqueued = (*store)->Enqueue(std::move(job));
+  if (enqueued.ok() && !enqueued->deduplicated) workers_->Wake();
+  return enqueued;
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::GetJob(grpc::CallbackServerContext* context,
-                                                  const onsync::v1::GetJobRequest*,
-                                                  onsync::v1::GetJobResponse*) {
-  return FinishUnimplemented(context, "GetJob");
+                                                  const onsync::v1::GetJobRequest* request,
+                                                  onsync::v1::GetJobResponse* response) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return Answer(context, store.status());
+  absl::StatusOr<v1::Job> job = (*store)->Get(request->job_id());
+  if (job.ok()) *response->mutable_job() = *std::move(job);
+  return Answer(context, job.status());
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::ListJobs(grpc::CallbackServerContext* context,
-                                                    const onsync::v1::ListJobsRequest*,
-                                                    onsync::v1::ListJobsResponse*) {
-  return FinishUnimplemented(context, "ListJobs");
+                                                    const onsync::v1::ListJobsRequest* request,
+                                                    onsync::v1::ListJobsResponse* response) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return Answer(context, store.status());
+  jobs::ListQuery query;
+  for (int state : request->states()) query.states.push_back(static_cast<v1::JobState>(state));
+  query.profile = request->profile();
+  if (request->has_create_time_after()) {
+    query.created_after = absl::FromUnixSeconds(request->create_time_after().seconds()) +
+                          absl::Nanoseconds(request->create_time_after().nanos());
+  }
+  if (request->has_create_time_before()) {
+    query.created_before = absl::FromUnixSeconds(request->create_time_before().seconds()) +
+                           absl::Nanoseconds(request->create_time_before().nanos());
+  }
+  query.page_size = request->page_size() == 0 ? 50 : request->page_size();
+  query.page_token = request->page_token();
+  absl::StatusOr<jobs::ListPage> page = (*store)->List(query);
+  if (page.ok()) {
+    for (v1::Job& job : page->jobs) *response->add_jobs() = std::move(job);
+    response->set_next_page_token(std::move(page->next_page_token));
+  }
+  return Answer(context, page.status());
 }
 
 grpc::ServerWriteReactor<onsync::v1::WatchJobResponse>* SyncServiceImpl::WatchJob(
-    grpc::CallbackServerContext*, const onsync::v1::WatchJobRequest*) {
-  return new UnimplementedWriter<onsync::v1::WatchJobResponse>("WatchJob");
+    grpc::CallbackServerContext*, const onsync::v1::WatchJobRequest* request) {
+  if (watcher_ == nullptr) {
+    return JobWatchers::Refuse(absl::FailedPreconditionError("this server has no job store"));
+  }
+  return watcher_->Watch(request->job_id());
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::RetryJob(grpc::CallbackServerContext* context,
-                                                    const onsync::v1::RetryJobRequest*,
-                                                    onsync::v1::RetryJobResponse*) {
-  return FinishUnimplemented(context, "RetryJob");
+                                                    const onsync::v1::RetryJobRequest* request,
+                                                    onsync::v1::RetryJobResponse* response) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return Answer(context, store.status());
+  absl::StatusOr<v1::Job> job = (*store)->Requeue(request->job_id());
+  if (job.ok()) {
+    *response->mutable_job() = *std::move(job);
+    workers_->Wake();
+  }
+  return Answer(context, job.status());
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::CancelJob(grpc::CallbackServerContext* context,
-                                                     const onsync::v1::CancelJobRequest*,
-                                                     onsync::v1::CancelJobResponse*) {
-  return FinishUnimplemented(context, "CancelJob");
+                                                     const onsync::v1::CancelJobRequest* request,
+                                                     onsync::v1::CancelJobResponse* response) {
+  absl::StatusOr<jobs::JobStore*> store = Store();
+  if (!store.ok()) return Answer(context, store.status());
+  absl::StatusOr<v1::Job> job = (*store)->Cancel(request->job_id());
+  if (job.ok()) *response->mutable_job() = *std::move(job);
+  return Answer(context, job.status());
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::ListProfiles(

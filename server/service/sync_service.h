@@ -7,8 +7,11 @@
 // or the caller's `connections` as `server.inline_sync` allows. Every upstream call is bounded by
 // the call's deadline (or `upstream.request_timeout` when it has none). Syncs beyond
 // `server.max_in_flight_syncs` are refused with RESOURCE_EXHAUSTED. One log line per sync.
-// ListProfiles answers from the loaded configuration. The job methods belong to later work and
-// answer UNIMPLEMENTED with a message naming the method.
+// An ASYNC profile's SyncRecord (mode unspecified) stores a WRITE_BACK job and answers with it.
+// EnqueueSync stores an event job (deduplicated by request id, else by profile + record +
+// payload hash within `jobs.dedupe_window`); StartBatchSync a batch run (one per profile);
+// GetJob, ListJobs, WatchJob, RetryJob and CancelJob read and steer them (server/jobs/). Without
+// a job store those answer FAILED_PRECONDITION. ListProfiles answers from the configuration.
 //
 // Thread safety: handlers may run concurrently; the configuration is immutable after
 // construction. CancelUpstreams may be called from any thread.
@@ -23,16 +26,25 @@
 #include "onsync/v1/config.pb.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 #include "server/engine/sync_engine.h"
+#include "server/jobs/job_store.h"
+#include "server/jobs/worker_pool.h"
+#include "server/service/job_runner.h"
+#include "server/service/job_watchers.h"
 #include "server/service/upstreams.h"
 
 namespace onsync::server {
 
 class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
  public:
-  // `upstreams` null: every sync fails with FAILED_PRECONDITION (no connections).
+  // `upstreams` null: every sync fails with FAILED_PRECONDITION (no connections). `store` null:
+  // the job methods fail with FAILED_PRECONDITION; otherwise the workers start at once.
   SyncServiceImpl(std::shared_ptr<const onsync::v1::Config> config,
-                  std::unique_ptr<UpstreamPool> upstreams);
+                  std::unique_ptr<UpstreamPool> upstreams,
+                  std::unique_ptr<jobs::JobStore> store = nullptr);
   ~SyncServiceImpl() override;
+
+  // Stops the job workers (running attempts get `grace`) and the WatchJob streams.
+  void StopWorkers(absl::Duration grace);
 
   // Cancels every upstream request in flight, so that pending syncs finish (with CANCELLED).
   void CancelUpstreams();
@@ -68,15 +80,31 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
   struct Prepared;
   // Everything SyncRecord needs before the engine runs, or the error to answer.
   absl::StatusOr<Prepared> Prepare(const onsync::v1::SyncRecordRequest& request) const;
+  absl::StatusOr<std::shared_ptr<const onsync::v1::Profile>> FindProfile(
+      std::string_view name) const;
+  absl::StatusOr<jobs::JobStore*> Store() const;
+  // Stores an event job (dedupe key: the request id, else profile + record + payload hash).
+  absl::StatusOr<jobs::EnqueueResult> EnqueueEvent(std::string_view profile,
+                                                   onsync::v1::Trigger trigger,
+                                                   onsync::v1::SyncMode mode,
+                                                   std::string_view request_id);
+  absl::StatusOr<jobs::EnqueueResult> EnqueueBatch(std::string_view profile,
+                                                   const onsync::v1::BatchSpec& batch,
+                                                   onsync::v1::SyncMode mode,
+                                                   std::string_view request_id);
 
   const std::shared_ptr<const onsync::v1::Config> config_;
   // Built once: the configuration does not change while the server runs.
   const onsync::v1::ListProfilesResponse profiles_;
-  std::map<std::string, std::shared_ptr<const onsync::v1::Profile>, std::less<>> by_name_;
+  ProfileMap by_name_;
   const std::unique_ptr<UpstreamPool> upstreams_;
   engine::SyncEngine engine_;
   const int max_in_flight_;
   std::atomic<int> in_flight_{0};
+  const std::unique_ptr<jobs::JobStore> store_;
+  std::unique_ptr<SyncJobRunner> runner_;
+  std::unique_ptr<jobs::WorkerPool> workers_;
+  std::unique_ptr<JobWatchers> watcher_;
 };
 
 }  // namespace onsync::server

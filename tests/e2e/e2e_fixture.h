@@ -75,9 +75,12 @@ inline std::string WithSandboxConnections(const std::string& yaml,
 
 class E2eTest : public ::testing::Test {
  protected:
-  void StartServer(const std::string& config_path) {
-    auto server = ChildProcess::Start(
-        {BinaryPath("onsync-server"), "--config", config_path, "--listen", "127.0.0.1:0"});
+  // `jobs_db`: the job store's file; empty: a fresh temporary file for this server.
+  void StartServer(const std::string& config_path, std::string jobs_db = "") {
+    if (jobs_db.empty()) jobs_db = WriteTempFile("") + ".jobs.db";
+    jobs_db_ = jobs_db;
+    auto server = ChildProcess::Start({BinaryPath("onsync-server"), "--config", config_path,
+                                       "--listen", "127.0.0.1:0", "--jobs_db", jobs_db});
     ASSERT_TRUE(server.ok()) << server.status();
     server_.emplace(*std::move(server));
     auto line = server_->WaitForLine("onsync-server listening on", kStartTimeout);
@@ -113,6 +116,7 @@ class E2eTest : public ::testing::Test {
   }
 
   std::optional<ChildProcess> server_;
+  std::string jobs_db_;
   std::optional<ChildProcess> gateway_;
   int server_port_ = 0;
   int gateway_port_ = 0;

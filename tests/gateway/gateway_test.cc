@@ -79,7 +79,8 @@ class SilentListener {
 class GatewayTest : public ::testing::Test {
  protected:
   void StartServer() {
-    auto server = server::Server::Start({.listen = "127.0.0.1:0", .config = OneProfile()});
+    auto server = server::Server::Start(
+        {.listen = "127.0.0.1:0", .config = OneProfile(), .jobs_db_path = ":memory:"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -165,7 +166,7 @@ TEST_F(GatewayTest, ServerErrorsMapThroughTheTable) {
   ExpectError(Post("/onsync.v1.SyncService/SyncRecord",
                    R"({"profile":"nope","trigger":{"key":"Payroll"}})"),
               404, 5, "no profile named \"nope\"");
-  ExpectError(Post("/onsync.v1.SyncService/GetJob", R"({"jobId":"j_1"})"), 501, 12, "GetJob");
+  ExpectError(Post("/onsync.v1.SyncService/GetJob", R"({"jobId":"j_1"})"), 404, 5, "j_1");
 }
 
 TEST_F(GatewayTest, UnknownMethodAndRouteAre404) {

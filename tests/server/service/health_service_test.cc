@@ -20,8 +20,9 @@ using grpc::health::v1::HealthCheckResponse;
 class HealthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server =
-        Server::Start({.listen = "127.0.0.1:0", .config = std::make_shared<v1::Config>()});
+    auto server = Server::Start({.listen = "127.0.0.1:0",
+                                 .config = std::make_shared<v1::Config>(),
+                                 .jobs_db_path = ":memory:"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = Health::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),

@@ -39,12 +39,14 @@ class SyncRecordTest : public ::testing::Test {
   }
 
   // The example profiles, connected to the sandbox, with `server_yaml` as the server section.
-  void StartServer(const std::string& server_yaml) {
+  // `extra_profiles`: YAML lines added under `profiles:`.
+  void StartServer(const std::string& server_yaml, const std::string& extra_profiles = "") {
     auto example = config::ReadFileToString(
         onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
     ASSERT_TRUE(example.ok()) << example.status();
     std::string text = *example;
     text = text.substr(text.find("profiles:"));
+    text.insert(std::string_view("profiles:\n").size(), extra_profiles);
     absl::StrAppend(&text, "\nservicenow:\n  instance_url: ", sandbox_->servicenow_url(),
                     "\n  auth: {basic: {username: admin, password_file: /secrets/sn}}\n",
                     "onspring: {base_url: \"", sandbox_->onspring_url(),
@@ -53,7 +55,8 @@ class SyncRecordTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status();
     auto server = Server::Start({.listen = "127.0.0.1:0",
                                  .config = std::make_shared<v1::Config>(*std::move(config)),
-                                 .secrets = &secrets_});
+                                 .secrets = &secrets_,
+                                 .jobs_db_path = ":memory:"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::SyncService::NewStub(grpc::CreateChannel(
@@ -244,22 +247,65 @@ TEST_F(SyncRecordTest, ShutdownReleasesASyncWaitingOnASlowUpstream) {
   EXPECT_FALSE(status.ok());
 }
 
-TEST_F(SyncRecordTest, AsyncProfilesNeedEnqueueSync) {
-  StartServer("");
+TEST_F(SyncRecordTest, AnAsyncProfileEnqueuesAJobThatRunsToSuccess) {
+  StartServer("",
+              "  async_app:\n    mode: async\n"
+              "    source: {table: cmdb_ci_business_app, key_field: name}\n"
+              "    target: {app_id: 300, key_field_id: 3001}\n"
+              "    trigger: {key: name}\n"
+              "    fields: {shortName: {from: number, to_field: 3002}}\n");
   v1::SyncRecordRequest request;
-  v1::Profile* profile = request.mutable_inline_profile();
-  profile->mutable_source()->set_table("cmdb_ci_business_app");
-  profile->mutable_source()->set_key_field("name");
-  profile->mutable_target()->set_app_id(300);
-  profile->mutable_target()->set_key_field_id(3001);
-  profile->set_mode(v1::PROFILE_MODE_ASYNC);
-  (*profile->mutable_fields())["shortName"].set_from("number");
-  (*profile->mutable_fields())["shortName"].set_to_field(3002);
-  request.mutable_trigger()->set_key("Payroll");
+  request.set_profile("async_app");
+  (*request.mutable_trigger()->mutable_body()->mutable_fields())["name"].set_string_value(
+      "Payroll");
   v1::SyncRecordResponse response;
   grpc::Status status = Call(request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(status.error_message(), HasSubstr("use EnqueueSync"));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(response.has_job());
+  EXPECT_FALSE(response.has_result());
+  EXPECT_FALSE(response.deduplicated());
+  const std::string id = response.job().id();
+  EXPECT_EQ(response.job().state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(response.job().trigger().key(), "Payroll");
+
+  // The same delivery again is the same job.
+  v1::SyncRecordResponse again;
+  ASSERT_TRUE(Call(request, &again).ok());
+  EXPECT_EQ(again.job().id(), id);
+  EXPECT_TRUE(again.deduplicated());
+
+  // WatchJob streams the job until it ends.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  v1::WatchJobRequest watch;
+  watch.set_job_id(id);
+  auto reader = stub_->WatchJob(&context, watch);
+  v1::WatchJobResponse update;
+  v1::Job last;
+  while (reader->Read(&update)) last = update.job();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(last.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(last.attempts(), 1);
+  EXPECT_TRUE(last.result().written());
+  EXPECT_EQ(sandbox_->CallCount(FakeKind::kOnspring, "PUT /Records"), 1);
+
+  // An inline profile cannot be async: a job names its profile.
+  request.clear_profile();
+  *request.mutable_inline_profile() = [] {
+    v1::Profile profile;
+    profile.mutable_source()->set_table("cmdb_ci_business_app");
+    profile.mutable_source()->set_key_field("name");
+    profile.mutable_target()->set_app_id(300);
+    profile.mutable_target()->set_key_field_id(3001);
+    profile.set_mode(v1::PROFILE_MODE_ASYNC);
+    (*profile.mutable_fields())["shortName"].set_from("number");
+    (*profile.mutable_fields())["shortName"].set_to_field(3002);
+    return profile;
+  }();
+  request.mutable_trigger()->set_key("Payroll");
+  status = Call(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("cannot be async"));
 }
 
 }  // namespace

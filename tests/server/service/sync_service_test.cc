@@ -33,7 +33,8 @@ std::shared_ptr<const v1::Config> TwoProfiles() {
 class SyncServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = Server::Start({.listen = "127.0.0.1:0", .config = TwoProfiles()});
+    auto server = Server::Start(
+        {.listen = "127.0.0.1:0", .config = TwoProfiles(), .jobs_db_path = ":memory:"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::SyncService::NewStub(grpc::CreateChannel(
@@ -93,67 +94,76 @@ TEST_F(SyncServiceTest, SyncRecordRefusesBadRequestsWithPreciseCodes) {
   EXPECT_THAT(status.error_message(), HasSubstr("inline_profile.source.key_field"));
 }
 
-TEST_F(SyncServiceTest, UnbuiltUnaryMethodsAnswerUnimplementedNamingTheMethod) {
-  struct Case {
-    std::string method;
-    std::function<grpc::Status(grpc::ClientContext*)> call;
-  };
-  const std::vector<Case> cases = {
-      {"EnqueueSync",
-       [&](grpc::ClientContext* c) {
-         v1::EnqueueSyncResponse r;
-         return stub_->EnqueueSync(c, {}, &r);
-       }},
-      {"StartBatchSync",
-       [&](grpc::ClientContext* c) {
-         v1::StartBatchSyncResponse r;
-         return stub_->StartBatchSync(c, {}, &r);
-       }},
-      {"GetJob",
-       [&](grpc::ClientContext* c) {
-         v1::GetJobResponse r;
-         return stub_->GetJob(c, {}, &r);
-       }},
-      {"ListJobs",
-       [&](grpc::ClientContext* c) {
-         v1::ListJobsResponse r;
-         return stub_->ListJobs(c, {}, &r);
-       }},
-      {"RetryJob",
-       [&](grpc::ClientContext* c) {
-         v1::RetryJobResponse r;
-         return stub_->RetryJob(c, {}, &r);
-       }},
-      {"CancelJob",
-       [&](grpc::ClientContext* c) {
-         v1::CancelJobResponse r;
-         return stub_->CancelJob(c, {}, &r);
-       }},
-  };
-  for (const Case& c : cases) {
+TEST_F(SyncServiceTest, JobMethodsAnswerNotFoundForUnknownJobsAndCheckTheirArguments) {
+  const std::string unknown = "j_0000000000ZZZZZZZZZZZZZZZZ";
+  {
     grpc::ClientContext context;
-    const grpc::Status status = c.call(&context);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << c.method;
-    EXPECT_THAT(status.error_message(), HasSubstr(c.method));
+    v1::GetJobRequest request;
+    request.set_job_id(unknown);
+    v1::GetJobResponse response;
+    EXPECT_EQ(stub_->GetJob(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
   }
-}
-
-TEST_F(SyncServiceTest, WatchJobStreamEndsUnimplemented) {
-  grpc::ClientContext context;
-  auto reader = stub_->WatchJob(&context, v1::WatchJobRequest());
-  v1::WatchJobResponse message;
-  EXPECT_FALSE(reader->Read(&message));
-  const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("WatchJob"));
+  {
+    grpc::ClientContext context;
+    v1::CancelJobRequest request;
+    request.set_job_id(unknown);
+    v1::CancelJobResponse response;
+    EXPECT_EQ(stub_->CancelJob(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    v1::RetryJobRequest request;
+    request.set_job_id(unknown);
+    v1::RetryJobResponse response;
+    EXPECT_EQ(stub_->RetryJob(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->WatchJob(&context, [&] {
+      v1::WatchJobRequest request;
+      request.set_job_id(unknown);
+      return request;
+    }());
+    v1::WatchJobResponse message;
+    EXPECT_FALSE(reader->Read(&message));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    ASSERT_TRUE(stub_->ListJobs(&context, {}, &response).ok());
+    EXPECT_EQ(response.jobs_size(), 0);
+  }
+  {
+    grpc::ClientContext context;
+    v1::StartBatchSyncRequest request;
+    request.set_profile("alpha");
+    v1::StartBatchSyncResponse response;
+    const grpc::Status status = stub_->StartBatchSync(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status.error_message(), HasSubstr("no target"));
+  }
+  {
+    grpc::ClientContext context;
+    v1::EnqueueSyncRequest request;
+    request.set_profile("nope");
+    v1::EnqueueSyncResponse response;
+    EXPECT_EQ(stub_->EnqueueSync(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
 }
 
 TEST(ServerStartTest, AddressInUseIsUnavailable) {
   auto config = std::make_shared<v1::Config>();
-  auto first = Server::Start({.listen = "127.0.0.1:0", .config = config});
+  auto first =
+      Server::Start({.listen = "127.0.0.1:0", .config = config, .jobs_db_path = ":memory:"});
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second =
-      Server::Start({.listen = absl::StrCat("127.0.0.1:", (*first)->port()), .config = config});
+  auto second = Server::Start({.listen = absl::StrCat("127.0.0.1:", (*first)->port()),
+                               .config = config,
+                               .jobs_db_path = ":memory:"});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(second.status().message(), HasSubstr("cannot listen"));
 }
