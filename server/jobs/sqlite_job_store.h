@@ -19,7 +19,8 @@
 //
 // Errors: SQLite's errors are UNAVAILABLE with SQLite's message (the disk is full, the file cannot
 // be written), except a row that does not parse, which is DATA_LOSS. Open fails with UNAVAILABLE
-// when the file cannot be opened or is not a database.
+// when the file cannot be opened or is not a database, and with FAILED_PRECONDITION for a file in
+// use, of a newer schema, or of another program (PRAGMA application_id, or tables of its own).
 //
 // Thread safety: thread-safe. One connection, guarded by a mutex: calls run one at a time, each a
 // short transaction (BEGIN IMMEDIATE ... COMMIT, with an fsync for a change). The clock must

@@ -135,6 +135,19 @@ SyncServiceImpl::SyncServiceImpl(std::shared_ptr<const Config> config,
                                                   WorkerOptionsFrom(jobs));
     workers_->Start();
     watcher_ = std::make_unique<JobWatchers>(*store_);
+    std::vector<jobs::BatchScheduler::Schedule> schedules;
+    for (const auto& [name, profile] : by_name_) {
+      if (profile->has_schedule()) {
+        schedules.push_back({name, config::ToDuration(profile->schedule().every())});
+      }
+    }
+    scheduler_ = std::make_unique<jobs::BatchScheduler>(
+        std::move(schedules), [this](const std::string& profile) {
+          v1::BatchSpec incremental;
+          incremental.set_incremental(true);
+          return EnqueueBatch(profile, incremental, v1::SYNC_MODE_WRITE_BACK, "").status();
+        });
+    scheduler_->Start();
   }
 }
 
@@ -144,6 +157,7 @@ SyncServiceImpl::~SyncServiceImpl() {
 }
 
 void SyncServiceImpl::StopWorkers(absl::Duration grace) {
+  if (scheduler_ != nullptr) scheduler_->Stop();
   if (watcher_ != nullptr) watcher_->Stop();
   if (workers_ != nullptr) workers_->Stop(grace);
 }

@@ -10,7 +10,8 @@
 // An ASYNC profile's SyncRecord (mode unspecified) stores a WRITE_BACK job and answers with it.
 // EnqueueSync stores an event job (deduplicated by request id, else by profile + record +
 // payload hash within `jobs.dedupe_window`); StartBatchSync a batch run (one per profile);
-// GetJob, ListJobs, WatchJob, RetryJob and CancelJob read and steer them (server/jobs/). Without
+// GetJob, ListJobs, WatchJob, RetryJob and CancelJob read and steer them (server/jobs/); profiles
+// with a `schedule` get incremental batch runs (jobs::BatchScheduler). Without
 // a job store those answer FAILED_PRECONDITION. ListProfiles answers from the configuration.
 //
 // Thread safety: handlers may run concurrently; the configuration is immutable after
@@ -26,6 +27,7 @@
 #include "onsync/v1/config.pb.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 #include "server/engine/sync_engine.h"
+#include "server/jobs/batch_scheduler.h"
 #include "server/jobs/job_store.h"
 #include "server/jobs/worker_pool.h"
 #include "server/service/job_runner.h"
@@ -105,6 +107,7 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
   std::unique_ptr<SyncJobRunner> runner_;
   std::unique_ptr<jobs::WorkerPool> workers_;
   std::unique_ptr<JobWatchers> watcher_;
+  std::unique_ptr<jobs::BatchScheduler> scheduler_;
 };
 
 }  // namespace onsync::server

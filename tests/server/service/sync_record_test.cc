@@ -308,5 +308,38 @@ TEST_F(SyncRecordTest, AnAsyncProfileEnqueuesAJobThatRunsToSuccess) {
   EXPECT_THAT(status.error_message(), HasSubstr("cannot be async"));
 }
 
+TEST_F(SyncRecordTest, AScheduledProfileRunsAnIncrementalBatchAtStart) {
+  StartServer("",
+              "  scheduled_app:\n    schedule: {every: 1h}\n"
+              "    source: {table: cmdb_ci_business_app, key_field: name}\n"
+              "    target: {app_id: 300, key_field_id: 3001}\n"
+              "    fields: {shortName: {from: number, to_field: 3002}}\n");
+  v1::Job batch;
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < give_up && batch.state() != v1::JOB_STATE_SUCCEEDED) {
+    grpc::ClientContext context;
+    v1::ListJobsRequest request;
+    request.set_profile("scheduled_app");
+    v1::ListJobsResponse response;
+    ASSERT_TRUE(stub_->ListJobs(&context, request, &response).ok());
+    if (response.jobs_size() > 0) batch = response.jobs(0);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(batch.state(), v1::JOB_STATE_SUCCEEDED) << batch.DebugString();
+  EXPECT_EQ(batch.kind(), v1::JOB_KIND_BATCH);
+  EXPECT_TRUE(batch.batch().incremental());
+  EXPECT_EQ(batch.progress().seen(), 7);  // The seed's business applications.
+  EXPECT_EQ(batch.progress().updated(), 7);
+  // A second batch of the profile while one is queued or running would be ALREADY_EXISTS; this
+  // one has ended, so a run by hand starts.
+  grpc::ClientContext context;
+  v1::StartBatchSyncRequest request;
+  request.set_profile("scheduled_app");
+  request.mutable_batch()->set_incremental(true);
+  v1::StartBatchSyncResponse response;
+  ASSERT_TRUE(stub_->StartBatchSync(&context, request, &response).ok());
+  EXPECT_NE(response.job().id(), batch.id());
+}
+
 }  // namespace
 }  // namespace onsync::server
