@@ -255,5 +255,47 @@ TEST_F(OutcomeRouteTest, TracingHeadersAndDeadlineTravelWithTheCall) {
   EXPECT_LE(calls[0].time_left, absl::Seconds(2) + kTimeoutRounding);
 }
 
+TEST_F(OutcomeRouteTest, AnAsyncProfilesJobIsAnswered202WithItsIdAndLocation) {
+  onsync::v1::SyncRecordResponse response;
+  response.mutable_job()->set_id("j_01JABCDEFGHJKMNPQRSTVWXYZ0");
+  response.mutable_job()->set_state(onsync::v1::JOB_STATE_QUEUED);
+  fake_.Answer(response);
+  const absl::StatusOr<HttpResult> result = PostOutcome("/v1/outcomes/business_app", kEvent);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, 202) << result->body;
+  EXPECT_EQ(result->body, R"({"jobId":"j_01JABCDEFGHJKMNPQRSTVWXYZ0","state":"QUEUED"})");
+  EXPECT_EQ(result->Header("location").value_or(""), "/v1/jobs/j_01JABCDEFGHJKMNPQRSTVWXYZ0");
+  EXPECT_EQ(result->Header("content-type").value_or(""), kJson);
+}
+
+TEST_F(OutcomeRouteTest, JobsRouteAnswersTheJobAsProto3Json) {
+  onsync::v1::Job job;
+  job.set_id("j_01JABCDEFGHJKMNPQRSTVWXYZ0");
+  job.set_profile("business_app");
+  job.set_state(onsync::v1::JOB_STATE_SUCCEEDED);
+  job.mutable_result()->set_written(true);
+  fake_.SetJob(job);
+  absl::StatusOr<HttpResult> result =
+      Request("GET", "/v1/jobs/j_01JABCDEFGHJKMNPQRSTVWXYZ0", "", {});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, 200) << result->body;
+  const Struct body = ParseJson(result->body);
+  EXPECT_EQ(body.fields().at("id").string_value(), "j_01JABCDEFGHJKMNPQRSTVWXYZ0");
+  EXPECT_EQ(body.fields().at("state").string_value(), "JOB_STATE_SUCCEEDED");
+  EXPECT_EQ(body.fields().at("attempts").number_value(), 0);  // Defaults are printed.
+  EXPECT_TRUE(body.fields().at("result").struct_value().fields().at("written").bool_value());
+
+  ExpectError(Request("GET", "/v1/jobs/j_0000000000ZZZZZZZZZZZZZZZZ", "", {}), 404, 5,
+              "no job j_0000000000ZZZZZZZZZZZZZZZZ");
+  // Malformed ids and traversal never reach the server.
+  for (const std::string id : {"", "x", "j_", "j_a/b", "../etc", "j_%2e%2e", "j_a.b"}) {
+    SCOPED_TRACE(id);
+    ExpectError(Request("GET", absl::StrCat("/v1/jobs/", id), "", {}), 404, 5, "no job");
+  }
+  EXPECT_EQ(fake_.job_requests().size(), 2u);
+  ExpectError(Request("POST", "/v1/jobs/j_01JABCDEFGHJKMNPQRSTVWXYZ0", "{}", {}), 405, 12,
+              "not allowed");
+}
+
 }  // namespace
 }  // namespace onsync::gateway

@@ -64,6 +64,35 @@ class FakeSyncService final : public onsync::v1::SyncService::CallbackService {
     return reactor;
   }
 
+  // GetJob answers `job` when the id matches, else NOT_FOUND.
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const onsync::v1::GetJobRequest* request,
+                                   onsync::v1::GetJobResponse* response) override {
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      job_requests_.push_back(request->job_id());
+      if (request->job_id() == job_.id()) {
+        *response->mutable_job() = job_;
+      } else {
+        status = grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + request->job_id());
+      }
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  void SetJob(onsync::v1::Job job) {
+    absl::MutexLock lock(&mu_);
+    job_ = std::move(job);
+  }
+
+  std::vector<std::string> job_requests() const {
+    absl::MutexLock lock(&mu_);
+    return job_requests_;
+  }
+
   // The next calls succeed with `response`.
   void Answer(onsync::v1::SyncRecordResponse response) {
     absl::MutexLock lock(&mu_);
@@ -87,6 +116,8 @@ class FakeSyncService final : public onsync::v1::SyncService::CallbackService {
   std::vector<ReceivedSync> calls_ ABSL_GUARDED_BY(mu_);
   onsync::v1::SyncRecordResponse response_ ABSL_GUARDED_BY(mu_);
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  onsync::v1::Job job_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> job_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 inline constexpr char kJson[] = "application/json";
