@@ -113,6 +113,16 @@ std::string Canonical(const FieldValue& value) {
   }
 }
 
+// Trimmed non-empty entries of a source value: split on `split`, or the whole trimmed value.
+std::vector<std::string> EntriesOf(const OutputField& spec, std::string_view raw) {
+  if (IsMulti(spec)) return SplitEntries(raw, spec.split());
+  std::vector<std::string> entries;
+  if (std::string_view trimmed = ToStd(absl::StripAsciiWhitespace(ToAbsl(raw))); !trimmed.empty()) {
+    entries.emplace_back(trimmed);
+  }
+  return entries;
+}
+
 // What one output field needs and produces.
 struct FieldPlan {
   std::string name = {};
@@ -282,12 +292,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
       plan.present = field != nullptr;
       if (!plan.present) continue;
       plan.raw = field->value;
-      if (IsMulti(*plan.spec)) {
-        plan.entries = SplitEntries(plan.raw, plan.spec->split());
-      } else if (std::string_view trimmed = ToStd(absl::StripAsciiWhitespace(plan.raw));
-                 !trimmed.empty()) {
-        plan.entries.emplace_back(trimmed);
-      }
+      plan.entries = EntriesOf(*plan.spec, plan.raw);
       if (plan.spec->kind_case() == OutputField::kReference) {
         auto& values = groups[GroupOf(*plan.spec)];
         values.insert(values.end(), plan.entries.begin(), plan.entries.end());
@@ -692,6 +697,50 @@ void SyncEngine::Run(std::shared_ptr<const v1::Profile> profile, Upstreams upstr
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
                              mode, deadline, std::move(done))
       ->Start();
+}
+
+void SyncEngine::PrefetchReferences(const v1::Profile& profile, const Upstreams& upstreams,
+                                    const std::vector<const Row*>& rows, absl::Time deadline,
+                                    absl::AnyInvocable<void(absl::Status) &&> done) {
+  std::map<GroupKey, std::vector<std::string>> groups;
+  for (const auto& [name, spec] : profile.fields()) {
+    if (spec.kind_case() != OutputField::kReference) continue;
+    auto& values = groups[GroupOf(spec)];
+    for (const Row* row : rows) {
+      if (const auto raw = row->Value(spec.from())) {
+        for (std::string& entry : EntriesOf(spec, *raw)) values.push_back(std::move(entry));
+      }
+    }
+  }
+  std::erase_if(groups, [](const auto& group) { return group.second.empty(); });
+  if (groups.empty()) return std::move(done)(absl::OkStatus());
+  struct Pending {
+    std::mutex mu;
+    size_t left;
+    absl::Status first_error;
+    absl::AnyInvocable<void(absl::Status) &&> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = groups.size();
+  pending->done = std::move(done);
+  for (auto& [group, values] : groups) {
+    references_.Find(*upstreams.onspring, upstreams.onspring_scope, group.first, group.second,
+                     std::move(values), deadline,
+                     [pending](absl::StatusOr<ReferenceResolver::Matches> found) {
+                       absl::AnyInvocable<void(absl::Status) &&> finish;
+                       absl::Status status;
+                       {
+                         std::lock_guard<std::mutex> lock(pending->mu);
+                         if (!found.ok() && pending->first_error.ok()) {
+                           pending->first_error = found.status();
+                         }
+                         if (--pending->left > 0) return;
+                         finish = std::move(pending->done);
+                         status = pending->first_error;
+                       }
+                       std::move(finish)(std::move(status));
+                     });
+  }
 }
 
 EngineStats SyncEngine::stats() const { return {references_.cache_stats(), fields_.cache_stats()}; }

@@ -49,6 +49,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -106,6 +107,15 @@ class SyncEngine {
   void RunForRow(std::shared_ptr<const onsync::v1::Profile> profile, Upstreams upstreams,
                  clients::servicenow::Row row, std::optional<clients::onspring::Record> target,
                  onsync::v1::SyncMode mode, absl::Time deadline, Callback done);
+
+  // Resolves, with one query per referenced (app, match field), every reference entry of
+  // `rows` (a batch page) that the cache does not hold, and caches the records found, so that
+  // the rows' runs need no lookups of their own. Missing records are left to each run (its
+  // on_missing). `done` gets the first query error, if any; it runs on a transport thread, or
+  // inline when nothing needed a query.
+  void PrefetchReferences(const onsync::v1::Profile& profile, const Upstreams& upstreams,
+                          const std::vector<const clients::servicenow::Row*>& rows,
+                          absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done);
 
   EngineStats stats() const;
 

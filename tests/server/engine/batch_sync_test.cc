@@ -395,13 +395,20 @@ TEST_F(BatchSyncTest, FullRunUpsertsEveryRowAndARepeatWritesNothing) {
   }
   EXPECT_EQ(targets["Payroll"].fields[3002].text, "APM0001001");
 
-  // A repeat: nothing changed, nothing written.
+  // A repeat with cold caches (a new process): nothing changed, nothing written, and the
+  // references are looked up per page (one query per referenced app), never per row.
   sandbox_->request_log().Clear();
   checkpoints_.clear();
+  engine_ = std::make_unique<SyncEngine>(clients::RealClock(), EngineOptions{});
   absl::StatusOr<v1::BatchProgress> repeat = RunBatch(NewRun());
   ASSERT_TRUE(repeat.ok()) << repeat.status();
   ExpectCounts(*repeat, 300 + kSeedApps, 0, 0, 300 + kSeedApps, 0);
   EXPECT_EQ(sandbox_->CallCount(FakeKind::kOnspring, "PUT /Records"), 0);
+  // 13 pages: one query for each page's target records, and at most one per referenced app
+  // (users, regulation types) and page for the values not cached yet; never one per row.
+  const int64_t queries = sandbox_->CallCount(FakeKind::kOnspring, "POST /Records/Query");
+  EXPECT_GE(queries, 13 + 2);
+  EXPECT_LE(queries, 13 * 3);
 }
 
 TEST_F(BatchSyncTest, RowsSharingOneSecondAcrossPagesAreNeitherSkippedNorRepeated) {
