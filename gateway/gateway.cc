@@ -25,6 +25,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // gRPC's default reconnect backoff starts at 1 s and grows to 120 s: after a server restart
+  // (about 50 ms) the gateway would answer 503 for seconds. Reconnect within a few hundred ms.
+  // (The minimum backoff is also the connect timeout: it keeps its default.)
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
 }
 

@@ -75,12 +75,20 @@ inline std::string WithSandboxConnections(const std::string& yaml,
 
 class E2eTest : public ::testing::Test {
  protected:
-  // `jobs_db`: the job store's file; empty: a fresh temporary file for this server.
-  void StartServer(const std::string& config_path, std::string jobs_db = "") {
-    if (jobs_db.empty()) jobs_db = WriteTempFile("") + ".jobs.db";
+  // `jobs_db`: the job store's file; empty: a fresh temporary file for this server. `listen`: the
+  // server's address (a restart passes the previous port, so that the gateway finds it again).
+  void StartServer(const std::string& config_path, std::string jobs_db = "",
+                   const std::string& listen = "127.0.0.1:0") {
+    if (jobs_db.empty()) {
+      jobs_db = WriteTempFile("");
+      temp_files_.push_back(jobs_db);
+      jobs_db += ".jobs.db";
+      // SQLite's WAL mode keeps two companion files.
+      for (const char* suffix : {"", "-wal", "-shm"}) temp_files_.push_back(jobs_db + suffix);
+    }
     jobs_db_ = jobs_db;
     auto server = ChildProcess::Start({BinaryPath("onsync-server"), "--config", config_path,
-                                       "--listen", "127.0.0.1:0", "--jobs_db", jobs_db});
+                                       "--listen", listen, "--jobs_db", jobs_db});
     ASSERT_TRUE(server.ok()) << server.status();
     server_.emplace(*std::move(server));
     auto line = server_->WaitForLine("onsync-server listening on", kStartTimeout);
@@ -117,6 +125,12 @@ class E2eTest : public ::testing::Test {
 
   std::optional<ChildProcess> server_;
   std::string jobs_db_;
+  // Removed when the fixture ends.
+  std::vector<std::string> temp_files_;
+
+  ~E2eTest() override {
+    for (const std::string& path : temp_files_) std::remove(path.c_str());
+  }
   std::optional<ChildProcess> gateway_;
   int server_port_ = 0;
   int gateway_port_ = 0;
