@@ -66,20 +66,6 @@ struct Cursor {
   friend bool operator==(const Cursor&, const Cursor&) = default;
 };
 
-// The text of a target key field's value, as the engine compares it.
-std::optional<std::string> KeyText(const FieldValue& value) {
-  switch (value.type) {
-    case FieldValue::Type::kString:
-    case FieldValue::Type::kDate:
-    case FieldValue::Type::kGuid:
-      return value.text;
-    case FieldValue::Type::kInteger:
-      return absl::StrCat(value.integer);
-    default:
-      return std::nullopt;
-  }
-}
-
 // A row's sync failed because an upstream is down or refuses the credentials, not because of the
 // row: the run stops and the page is redone by the caller's retry.
 bool StopsTheRun(const absl::Status& status) {
@@ -357,7 +343,7 @@ class BatchRunner {
     for (Record& record : *records) {
       auto field = record.fields.find(target.key_field_id());
       if (field == record.fields.end()) continue;
-      std::optional<std::string> key = KeyText(field->second);
+      std::optional<std::string> key = MatchText(field->second);
       if (!key.has_value() || !rows_per_key.contains(*key)) continue;
       by_key[*key].push_back(std::move(record));
     }

@@ -32,6 +32,7 @@
 #include "server/config/config_loader.h"
 #include "server/config/secrets.h"
 #include "tests/sandbox/sandbox.h"
+#include "tests/server/engine/sandbox_engine_test_base.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process.h"
 
@@ -150,42 +151,12 @@ std::string MakeSeed(const std::vector<AppRow>& rows, const std::vector<std::str
   return buffer.GetString();
 }
 
-class BatchSyncTest : public ::testing::Test {
+class BatchSyncTest : public SandboxEngineTest {
  protected:
   void StartSandbox(std::string seed_json) {
     sandbox::SandboxOptions options;
     options.seed_json = std::move(seed_json);
-    auto sandbox = sandbox::Sandbox::Start(options);
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    auto curl = clients::CurlTransport::Create();
-    ASSERT_TRUE(curl.ok()) << curl.status();
-    curl_ = *std::move(curl);
-    clients::RetryOptions retry;
-    retry.initial_backoff = absl::Milliseconds(5);
-    retrying_ =
-        std::make_unique<clients::RetryingTransport>(*curl_, *curl_, clients::RealClock(), retry);
-    auth_ = std::make_unique<BasicAuthenticator>("admin", "sandbox");
-    auto table = TableClient::Create(*retrying_, *curl_, *auth_, sandbox_->servicenow_url());
-    ASSERT_TRUE(table.ok()) << table.status();
-    auto onspring = OnspringClient::Create(
-        *retrying_, *curl_, {.base_url = sandbox_->onspring_url(), .api_key = "sandbox-key"});
-    ASSERT_TRUE(onspring.ok()) << onspring.status();
-    upstreams_.servicenow = *std::move(table);
-    upstreams_.onspring = *std::move(onspring);
-    upstreams_.onspring_scope = "sandbox";
-
-    auto text = config::ReadFileToString(
-        onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
-    ASSERT_TRUE(text.ok()) << text.status();
-    auto config = config::ParseConfigYaml(*text, config::SystemSecretSource());
-    ASSERT_TRUE(config.ok()) << config.status();
-    profile_ = std::make_shared<v1::Profile>(config->profiles().at("business_app"));
-    engine_ = std::make_unique<SyncEngine>(clients::RealClock(), EngineOptions{});
-  }
-
-  void TearDown() override {
-    if (curl_ != nullptr) curl_->Shutdown();
+    ASSERT_NO_FATAL_FAILURE(SandboxEngineTest::StartSandbox(std::move(options)));
   }
 
   // A run that stores every checkpoint in `checkpoints_`.
@@ -286,13 +257,6 @@ class BatchSyncTest : public ::testing::Test {
     sandbox_->SetFaults(fake, faults);
   }
 
-  std::unique_ptr<sandbox::Sandbox> sandbox_;
-  std::unique_ptr<clients::CurlTransport> curl_;
-  std::unique_ptr<clients::RetryingTransport> retrying_;
-  std::unique_ptr<BasicAuthenticator> auth_;
-  Upstreams upstreams_;
-  std::shared_ptr<v1::Profile> profile_;
-  std::unique_ptr<SyncEngine> engine_;
   std::vector<v1::BatchProgress> checkpoints_;
 };
 

@@ -20,6 +20,7 @@
 #include "server/config/config_loader.h"
 #include "server/config/secrets.h"
 #include "tests/sandbox/sandbox.h"
+#include "tests/server/engine/sandbox_engine_test_base.h"
 #include "tests/support/process.h"
 
 namespace onsync::engine {
@@ -35,41 +36,9 @@ using ::testing::UnorderedElementsAre;
 
 constexpr char kUsersByName[] = "POST /Records/Query";
 
-class SyncEngineTest : public ::testing::Test {
+class SyncEngineTest : public SandboxEngineTest {
  protected:
-  void SetUp() override {
-    auto sandbox = sandbox::Sandbox::Start({});
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    auto curl = clients::CurlTransport::Create();
-    ASSERT_TRUE(curl.ok()) << curl.status();
-    curl_ = *std::move(curl);
-    clients::RetryOptions retry;
-    retry.initial_backoff = absl::Milliseconds(5);
-    retrying_ =
-        std::make_unique<clients::RetryingTransport>(*curl_, *curl_, clients::RealClock(), retry);
-    auth_ = std::make_unique<BasicAuthenticator>("admin", "sandbox");
-    auto table = TableClient::Create(*retrying_, *curl_, *auth_, sandbox_->servicenow_url());
-    ASSERT_TRUE(table.ok()) << table.status();
-    auto onspring = OnspringClient::Create(
-        *retrying_, *curl_, {.base_url = sandbox_->onspring_url(), .api_key = "sandbox-key"});
-    ASSERT_TRUE(onspring.ok()) << onspring.status();
-    upstreams_.servicenow = *std::move(table);
-    upstreams_.onspring = *std::move(onspring);
-    upstreams_.onspring_scope = "sandbox";
-
-    auto text = config::ReadFileToString(
-        onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
-    ASSERT_TRUE(text.ok()) << text.status();
-    auto config = config::ParseConfigYaml(*text, config::SystemSecretSource());
-    ASSERT_TRUE(config.ok()) << config.status();
-    profile_ = std::make_shared<v1::Profile>(config->profiles().at("business_app"));
-    engine_ = std::make_unique<SyncEngine>(clients::RealClock(), EngineOptions{});
-  }
-
-  void TearDown() override {
-    if (curl_ != nullptr) curl_->Shutdown();
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartSandbox()); }
 
   absl::StatusOr<v1::SyncResult> Sync(std::string key, v1::SyncMode mode = v1::SYNC_MODE_RESPOND,
                                       int64_t record_id = 0,
@@ -116,14 +85,6 @@ class SyncEngineTest : public ::testing::Test {
                                               const std::string& key) {
     return result.values().fields().at(key);
   }
-
-  std::unique_ptr<sandbox::Sandbox> sandbox_;
-  std::unique_ptr<clients::CurlTransport> curl_;
-  std::unique_ptr<clients::RetryingTransport> retrying_;
-  std::unique_ptr<BasicAuthenticator> auth_;
-  Upstreams upstreams_;
-  std::shared_ptr<v1::Profile> profile_;
-  std::unique_ptr<SyncEngine> engine_;
 };
 
 TEST_F(SyncEngineTest, PocScenarioRespondsWithFlatValuesAndCreatesTheMissingUser) {
@@ -346,11 +307,10 @@ TEST_F(SyncEngineTest, RunForRowCreatesAMissingTargetRecordWithItsKey) {
   row.fields["it_application_owner.name"].value = "Fred Jones";
   row.fields["u_regulatory_legal_and_compliance"].value = "SOX";
   std::promise<absl::StatusOr<v1::SyncResult>> promise;
-  engine_->RunForRow(profile_, upstreams_, row, std::nullopt, v1::SYNC_MODE_WRITE_BACK,
-                     absl::Now() + absl::Seconds(10),
-                     [&promise](absl::StatusOr<v1::SyncResult> result) {
-                       promise.set_value(std::move(result));
-                     });
+  engine_->RunForRow(
+      profile_, upstreams_, row, std::nullopt, v1::SYNC_MODE_WRITE_BACK,
+      absl::Now() + absl::Seconds(10),
+      [&promise](absl::StatusOr<v1::SyncResult> result) { promise.set_value(std::move(result)); });
   absl::StatusOr<v1::SyncResult> result = promise.get_future().get();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->written());

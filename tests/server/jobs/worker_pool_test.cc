@@ -93,6 +93,13 @@ class WorkerPoolTest : public ::testing::Test {
             .owner = "test-owner"};
   }
 
+  // Bounded polling (5 s) for `flag`.
+  static bool WaitUntil(const std::atomic<bool>& flag) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(5);
+    while (!flag && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+    return flag;
+  }
+
   std::unique_ptr<SqliteJobStore> store_;
   int enqueued_ = 0;
 };
@@ -201,9 +208,7 @@ TEST_F(WorkerPoolTest, ACancelledJobsAttemptIsToldToStopAndItsOutcomeIsNotRecord
   WorkerPool pool(*store_, runner, clients::RealClock(), Options());
   const std::string id = Enqueue();
   pool.Start();
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (!started && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE(started);
+  ASSERT_TRUE(WaitUntil(started));
   ASSERT_TRUE(store_->Cancel(id).ok());
   pool.Stop(absl::Seconds(5));  // Returns once the attempt noticed.
   auto job = store_->Get(id);
@@ -223,9 +228,7 @@ TEST_F(WorkerPoolTest, StopWaitsForRunningAttemptsThenLeavesTheJobToTheNextProce
   WorkerPool pool(*store_, runner, clients::RealClock(), Options());
   const std::string id = Enqueue();
   pool.Start();
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (!started && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE(started);
+  ASSERT_TRUE(WaitUntil(started));
   pool.Stop(absl::Milliseconds(50));
   auto job = store_->Get(id);
   ASSERT_TRUE(job.ok());
