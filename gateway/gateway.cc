@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/string_view.h"
 #include "gateway/routes/error_response.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
@@ -57,6 +58,14 @@ http::Response MethodNotAllowed(const http::Request& request, const char* allowe
   return response;
 }
 
+// The `method` label: the common methods, anything else "other".
+const char* MethodName(std::string_view method) {
+  for (const char* known : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "other";
+}
+
 }  // namespace
 
 Gateway::Gateway(GatewayOptions options)
@@ -66,7 +75,15 @@ Gateway::Gateway(GatewayOptions options)
       sync_route_(channel_, options_.deadlines),
       outcome_route_(channel_, options_.deadlines),
       jobs_route_(channel_, options_.deadlines),
-      probes_(channel_, kReadinessCheckTimeout) {}
+      probes_(channel_, kReadinessCheckTimeout),
+      metrics_(options_.metrics != nullptr ? *options_.metrics : metrics::Registry::Default()),
+      requests_(metrics_.Counter("http_requests_total",
+                                 "HTTP requests answered by the gateway, by route, method and "
+                                 "status.",
+                                 {"route", "method", "status"})),
+      durations_(metrics_.Histogram("http_request_duration_seconds",
+                                    "Time from a complete HTTP request to its response, by route.",
+                                    {"route"})) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   std::unique_ptr<Gateway> gateway(new Gateway(std::move(options)));
@@ -102,7 +119,40 @@ void Gateway::Shutdown(absl::Duration grace) {
   if (http_ != nullptr) http_->Shutdown(grace);
 }
 
+const char* Gateway::RouteName(std::string_view path) const {
+  if (path == "/healthz") return "/healthz";
+  if (path == "/readyz") return "/readyz";
+  if (path == "/metrics") return "/metrics";
+  if (sync_route_.Matches(path)) return "/sync";
+  if (outcome_route_.Matches(path)) return "/v1/outcomes";
+  if (jobs_route_.Matches(path)) return "/v1/jobs";
+  if (sync_service_route_.Matches(path)) return "/onsync.v1.SyncService";
+  return "other";
+}
+
 void Gateway::Dispatch(http::Request request, http::Respond respond) {
+  const char* route = RouteName(request.path);
+  const char* method = MethodName(request.method);
+  const absl::Time start = absl::Now();
+  // The metric families live in the registry, which outlives the gateway (and its responses).
+  http::Respond measured = [requests = requests_, durations = durations_, route, method, start,
+                            respond = std::move(respond)](http::Response response) mutable {
+    // Counted before the response goes out, so that the client's next scrape sees it.
+    requests.With({route, method, absl::StrCat(response.status)}).Increment();
+    durations.With({route}).Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    std::move(respond)(std::move(response));
+  };
+  Route(std::move(request), std::move(measured));
+}
+
+void Gateway::Route(http::Request request, http::Respond respond) {
+  if (request.path == "/metrics") {
+    if (request.method != "GET") return std::move(respond)(MethodNotAllowed(request, "GET"));
+    http::Response response;
+    response.content_type = metrics::kTextContentType;
+    response.body = metrics_.Serialize();
+    return std::move(respond)(std::move(response));
+  }
   if (request.path == "/healthz") {
     if (request.method != "GET") return std::move(respond)(MethodNotAllowed(request, "GET"));
     return probes_.HandleHealthz(std::move(request), std::move(respond));

@@ -3,9 +3,15 @@
 // Routes: GET /healthz, GET /readyz (probes.h); POST /onsync.v1.SyncService/<Method>
 // (generic_rpc_route.h); POST /sync, the PoC's route (sync_route.h); POST /v1/outcomes/{profile},
 // Onspring's REST API outcome (outcome_route.h; 202 with the job for an async profile);
-// GET /v1/jobs/{id} (jobs_route.h). Anything else is a JSON 404 (405 with `Allow`
+// GET /v1/jobs/{id} (jobs_route.h); GET /metrics, the Prometheus text of `metrics` (no auth, not
+// counted by the concurrency cap). Anything else is a JSON 404 (405 with `Allow`
 // for a known path with the wrong method). Requests beyond `max_concurrent_requests` get 503 with
 // Retry-After instead of queueing. All routes share one gRPC channel to the server.
+//
+// Metrics: http_requests_total{route,method,status} and http_request_duration_seconds{route}
+// (handler called to response delivered), where `route` is one of kMetricRoutes (never the raw
+// path) and `method` GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or "other". Requests the HTTP
+// core answers itself (malformed, 413, 431) are not counted.
 //
 // Thread safety: Shutdown may be called from any thread, more than once.
 #ifndef ONSYNC_GATEWAY_GATEWAY_H_
@@ -20,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
+#include "common/metrics.h"
 #include "gateway/routes/call_context.h"
 #include "gateway/routes/generic_rpc_route.h"
 #include "gateway/routes/jobs_route.h"
@@ -41,7 +48,15 @@ struct GatewayOptions {
   RpcDeadlines deadlines;
   int max_concurrent_requests = 1024;
   int max_message_bytes = 4 << 20;
+  // Where the gateway's metrics are registered and what GET /metrics serves; null:
+  // metrics::Registry::Default().
+  metrics::Registry* metrics = nullptr;
 };
+
+// The values of the `route` label.
+inline constexpr const char* kMetricRoutes[] = {
+    "/sync",    "/v1/outcomes", "/v1/jobs", "/onsync.v1.SyncService",
+    "/healthz", "/readyz",      "/metrics", "other"};
 
 class Gateway final {
  public:
@@ -60,6 +75,9 @@ class Gateway final {
  private:
   explicit Gateway(GatewayOptions options);
   void Dispatch(http::Request request, http::Respond respond);
+  void Route(http::Request request, http::Respond respond);
+  // The `route` label of a path.
+  const char* RouteName(std::string_view path) const;
 
   const GatewayOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
@@ -68,6 +86,9 @@ class Gateway final {
   OutcomeRoute outcome_route_;
   JobsRoute jobs_route_;
   Probes probes_;
+  metrics::Registry& metrics_;
+  const metrics::CounterFamily requests_;
+  const metrics::HistogramFamily durations_;
   // Requests in progress; shared with their Respond wrappers, which may outlive the Gateway.
   const std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
   // Last member: destroyed (and so stopped) first, while the routes still exist.

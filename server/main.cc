@@ -21,6 +21,9 @@ ABSL_FLAG(std::string, jobs_db, "",
 ABSL_FLAG(std::string, listen, "",
           "gRPC listen address host:port (port 0 picks one). Default: server.listen from the "
           "config, else 127.0.0.1:50051.");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Admin HTTP listen address host:port serving GET /metrics (port 0 picks one). Default: "
+          "server.admin_listen from the config; neither: no admin listener.");
 
 namespace {
 
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
   options.config = config;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.jobs_db_path = absl::GetFlag(FLAGS_jobs_db);
+  options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  if (options.admin_listen.empty()) options.admin_listen = config->server().admin_listen();
   if (options.listen.empty()) options.listen = config->server().listen();
   if (options.listen.empty()) options.listen = "127.0.0.1:50051";
   if (config->server().max_message_bytes() > 0) {
@@ -87,6 +92,13 @@ int main(int argc, char** argv) {
   // The ready line: scripts and tests read the bound port from it.
   std::printf("onsync-server listening on %s:%d\n", host.c_str(), (*server)->port());
   std::fflush(stdout);
+  if ((*server)->admin_port() != 0) {
+    // After the gRPC line: scripts take the first "listening on" line as the gRPC address.
+    const std::string admin_host = options.admin_listen.substr(0, options.admin_listen.rfind(':'));
+    std::printf("onsync-server admin listening on %s:%d\n", admin_host.c_str(),
+                (*server)->admin_port());
+    std::fflush(stdout);
+  }
 
   const int signal_number = onsync::WaitForTerminationSignal();
   const absl::Duration grace = GraceFrom(config->server());

@@ -688,14 +688,14 @@ void SyncEngine::RunForRow(std::shared_ptr<const v1::Profile> profile, Upstreams
   if (const auto key = row.Value(profile->source().key_field())) trigger.set_key(std::string(*key));
   if (target.has_value()) trigger.set_record_id(target->record_id);
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
-                             mode, deadline, std::move(done))
+                             mode, deadline, Counted(std::move(done)))
       ->StartWithRow(row, std::move(target));
 }
 
 void SyncEngine::Run(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
                      v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline, Callback done) {
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
-                             mode, deadline, std::move(done))
+                             mode, deadline, Counted(std::move(done)))
       ->Start();
 }
 
@@ -743,6 +743,29 @@ void SyncEngine::PrefetchReferences(const v1::Profile& profile, const Upstreams&
   }
 }
 
-EngineStats SyncEngine::stats() const { return {references_.cache_stats(), fields_.cache_stats()}; }
+SyncEngine::Callback SyncEngine::Counted(Callback done) {
+  return [this, done = std::move(done)](absl::StatusOr<v1::SyncResult> result) mutable {
+    const size_t code = static_cast<size_t>(result.status().code());
+    runs_by_code_[code < kStatusCodes ? code : static_cast<size_t>(absl::StatusCode::kUnknown)]
+        .fetch_add(1, std::memory_order_relaxed);
+    if (result.ok()) {
+      int64_t created = 0;
+      for (const v1::CreatedRecord& record : result->created()) created += record.record_id() != 0;
+      records_created_.fetch_add(created, std::memory_order_relaxed);
+      if (result->written()) records_written_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::move(done)(std::move(result));
+  };
+}
+
+EngineStats SyncEngine::stats() const {
+  EngineStats stats{references_.cache_stats(), fields_.cache_stats()};
+  for (size_t i = 0; i < kStatusCodes; ++i) {
+    stats.runs_by_code[i] = runs_by_code_[i].load(std::memory_order_relaxed);
+  }
+  stats.records_created = records_created_.load(std::memory_order_relaxed);
+  stats.records_written = records_written_.load(std::memory_order_relaxed);
+  return stats;
+}
 
 }  // namespace onsync::engine

@@ -46,6 +46,9 @@
 #ifndef ONSYNC_SERVER_ENGINE_SYNC_ENGINE_H_
 #define ONSYNC_SERVER_ENGINE_SYNC_ENGINE_H_
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +67,9 @@
 
 namespace onsync::engine {
 
+// absl::StatusCode values 0 (OK) .. 16 (UNAUTHENTICATED).
+inline constexpr size_t kStatusCodes = 17;
+
 // The two upstreams one run talks to. The pointers keep the clients (and whatever they depend
 // on, through `keep_alive`) alive until the run ends.
 struct Upstreams {
@@ -79,9 +85,16 @@ struct EngineOptions {
   CacheOptions cache;
 };
 
+// Counters since construction, for metrics.
 struct EngineStats {
   CacheStats references;
   CacheStats fields;
+  // Runs (Run and RunForRow) ended, by absl::StatusCode (index 0..16).
+  std::array<int64_t, kStatusCodes> runs_by_code = {};
+  // Referenced records created (not DRY_RUN's planned ones) and target records saved
+  // (SyncResult.written).
+  int64_t records_created = 0;
+  int64_t records_written = 0;
 };
 
 class SyncEngine {
@@ -122,8 +135,14 @@ class SyncEngine {
  private:
   class RunState;
 
+  // Counts the run's outcome, then calls `done`.
+  Callback Counted(Callback done);
+
   ReferenceResolver references_;
   FieldCatalog fields_;
+  std::array<std::atomic<int64_t>, kStatusCodes> runs_by_code_{};
+  std::atomic<int64_t> records_created_{0};
+  std::atomic<int64_t> records_written_{0};
 };
 
 }  // namespace onsync::engine

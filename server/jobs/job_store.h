@@ -36,6 +36,8 @@
 #ifndef ONSYNC_SERVER_JOBS_JOB_STORE_H_
 #define ONSYNC_SERVER_JOBS_JOB_STORE_H_
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,6 +86,15 @@ struct ListPage {
   std::vector<onsync::v1::Job> jobs;
   // Empty on the last page.
   std::string next_page_token;
+};
+
+// Jobs waiting for a worker now (for metrics).
+struct QueueStats {
+  // QUEUED and FAILED jobs whose next_attempt_time has come.
+  int64_t depth = 0;
+  // The earliest next_attempt_time among them (how long the longest-waiting job has been due);
+  // nullopt when depth is 0.
+  std::optional<absl::Time> oldest_due = std::nullopt;
 };
 
 class JobStore {
@@ -140,6 +151,13 @@ class JobStore {
   // The `sys_updated_on` watermark of a profile's last successful batch run, if any.
   virtual absl::StatusOr<std::optional<std::string>> GetWatermark(std::string_view profile) = 0;
   virtual absl::Status SetWatermark(std::string_view profile, std::string_view watermark) = 0;
+
+  // The number of jobs in each state (states without jobs are absent), in one cheap query (for
+  // metrics, read at scrape time).
+  virtual absl::StatusOr<std::map<onsync::v1::JobState, int64_t>> CountByState() = 0;
+
+  // The jobs due now (see QueueStats), in one cheap query.
+  virtual absl::StatusOr<QueueStats> Queue() = 0;
 };
 
 }  // namespace onsync::jobs

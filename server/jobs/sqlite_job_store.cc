@@ -124,6 +124,11 @@ constexpr const char* kSelectClaimable =
 constexpr const char* kUpdateLease = "UPDATE jobs SET lease_until = ?2 WHERE id = ?1";
 constexpr const char* kReleaseLeases =
     "UPDATE jobs SET lease_until = ?1 WHERE state = 2 AND lease_until > ?1";
+constexpr const char* kCountByState = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
+// QUEUED (1) and FAILED (4) jobs that are due: a range of the jobs_due index per state.
+constexpr const char* kQueueStats =
+    "SELECT COUNT(*), MIN(next_attempt_time) FROM jobs"
+    " WHERE state IN (1, 4) AND next_attempt_time <= ?1";
 constexpr const char* kSelectWatermark = "SELECT value FROM watermarks WHERE profile = ?1";
 constexpr const char* kUpsertWatermark =
     "INSERT INTO watermarks (profile, value, update_time) VALUES (?1, ?2, ?3) "
@@ -1014,6 +1019,36 @@ absl::Status SqliteJobStore::SetWatermark(std::string_view profile, std::string_
     stmt->Bind(3, Micros(now));
     return stmt->Run();
   });
+}
+
+absl::StatusOr<std::map<v1::JobState, int64_t>> SqliteJobStore::CountByState() {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Statement> stmt = Prepare(kCountByState);
+  if (!stmt.ok()) return stmt.status();
+  std::map<v1::JobState, int64_t> counts;
+  while (true) {
+    absl::StatusOr<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const int64_t state = stmt->Int(0);
+    if (!v1::JobState_IsValid(static_cast<int>(state))) continue;
+    counts[static_cast<v1::JobState>(state)] = stmt->Int(1);
+  }
+  return counts;
+}
+
+absl::StatusOr<QueueStats> SqliteJobStore::Queue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<Statement> stmt = Prepare(kQueueStats);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, Micros(Now()));
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  QueueStats stats;
+  if (!*row) return stats;
+  stats.depth = stmt->Int(0);
+  if (stats.depth > 0) stats.oldest_due = absl::FromUnixMicros(stmt->Int(1));
+  return stats;
 }
 
 }  // namespace onsync::jobs

@@ -84,6 +84,8 @@ class SqliteJobStore final : public JobStore {
   absl::Status ReleaseAllLeases() override;
   absl::StatusOr<std::optional<std::string>> GetWatermark(std::string_view profile) override;
   absl::Status SetWatermark(std::string_view profile, std::string_view watermark) override;
+  absl::StatusOr<std::map<onsync::v1::JobState, int64_t>> CountByState() override;
+  absl::StatusOr<QueueStats> Queue() override;
 
   const std::string& path() const { return path_; }
 

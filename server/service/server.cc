@@ -6,12 +6,14 @@
 #include <chrono>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/jobs/sqlite_job_store.h"
 #include "server/service/health_service.h"
+#include "server/service/server_metrics.h"
 #include "server/service/sync_service.h"
 
 namespace onsync::server {
@@ -34,6 +36,30 @@ absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions
   return std::unique_ptr<jobs::JobStore>(*std::move(store));
 }
 
+// One I/O thread: a scrape reads the job store's counts on it (a short query), which only ever
+// delays other scrapes.
+absl::StatusOr<std::unique_ptr<http::Server>> StartAdmin(const std::string& listen,
+                                                         metrics::Registry& registry) {
+  http::ServerOptions options;
+  options.listen = listen;
+  options.threads = 1;
+  options.max_body_bytes = 64 << 10;
+  return http::Server::Start(std::move(options), [&registry](http::Request request,
+                                                             http::Respond respond) {
+    http::Response response;
+    if (request.path != "/metrics") {
+      response = http::DefaultErrorResponse(404, "not found; the admin listener serves /metrics");
+    } else if (request.method != "GET") {
+      response = http::DefaultErrorResponse(405, "GET only");
+      response.headers.emplace_back("Allow", "GET");
+    } else {
+      response.content_type = metrics::kTextContentType;
+      response.body = registry.Serialize();
+    }
+    std::move(respond)(std::move(response));
+  });
+}
+
 }  // namespace
 
 Server::Server(std::unique_ptr<HealthService> health, std::unique_ptr<SyncServiceImpl> sync)
@@ -44,9 +70,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   // Must run before the builder exists; also keeps the reflection library linked.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  metrics::Registry& registry =
+      options.metrics != nullptr ? *options.metrics : metrics::Registry::Default();
   absl::StatusOr<std::unique_ptr<UpstreamPool>> upstreams = UpstreamPool::Create(
-      *options.config,
-      options.secrets != nullptr ? *options.secrets : config::SystemSecretSource());
+      *options.config, options.secrets != nullptr ? *options.secrets : config::SystemSecretSource(),
+      &registry);
   if (!upstreams.ok()) return upstreams.status();
   absl::StatusOr<std::unique_ptr<jobs::JobStore>> store = OpenJobStore(options);
   if (!store.ok()) return store.status();
@@ -61,11 +89,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(server->health_.get());
   builder.RegisterService(server->sync_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeGrpcMetricsInterceptor(registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     if (server->grpc_server_ != nullptr) server->grpc_server_->Shutdown();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address invalid or in use)"));
+  }
+  server->collector_ =
+      registry.AddCollector([sync = server->sync_.get()] { return CollectServerMetrics(*sync); });
+  const std::string admin_listen = !options.admin_listen.empty()
+                                       ? options.admin_listen
+                                       : options.config->server().admin_listen();
+  if (!admin_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<http::Server>> admin = StartAdmin(admin_listen, registry);
+    if (!admin.ok()) {
+      server->Shutdown(absl::ZeroDuration());
+      return absl::Status(admin.status().code(),
+                          absl::StrCat("admin listener: ", admin.status().message()));
+    }
+    server->admin_ = *std::move(admin);
   }
   server->health_->SetServingStatus("", true);
   server->health_->SetServingStatus(onsync::v1::SyncService::service_full_name(), true);
@@ -80,6 +125,7 @@ void Server::Shutdown(absl::Duration grace) {
     if (shut_down_ || grpc_server_ == nullptr) return;
     shut_down_ = true;
   }
+  if (admin_ != nullptr) admin_->Shutdown(absl::ZeroDuration());
   health_->Shutdown();
   const absl::Time deadline = absl::Now() + grace;
   // gRPC cancels the calls still running at the deadline, but a callback-API call ends only when

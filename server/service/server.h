@@ -10,6 +10,10 @@
 // to NOT_SERVING first, then gives in-flight calls `grace` to finish; syncs still waiting on an
 // upstream then have their upstream requests cancelled, so that Shutdown returns.
 //
+// Metrics: with an admin address (`admin_listen`, else `server.admin_listen`), an HTTP listener
+// serves `GET /metrics` (Prometheus text; families in server_metrics.h) and nothing else (404;
+// 405 for another method on /metrics). It stops first in Shutdown.
+//
 // Thread safety: Shutdown may be called from any thread, more than once.
 #ifndef ONSYNC_SERVER_SERVICE_SERVER_H_
 #define ONSYNC_SERVER_SERVICE_SERVER_H_
@@ -20,6 +24,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
 #include "onsync/v1/config.pb.h"
 #include "server/config/secrets.h"
 
@@ -42,6 +48,11 @@ struct ServerOptions {
   const config::SecretSource* secrets = nullptr;
   // The SQLite job store's file; empty: `jobs.sqlite.path`, else kDefaultJobsDbPath.
   std::string jobs_db_path = {};
+  // host:port of the admin HTTP listener (GET /metrics; port 0 picks a free port); empty:
+  // `server.admin_listen`; both empty: no listener.
+  std::string admin_listen = {};
+  // Where the metrics are registered; null: metrics::Registry::Default().
+  metrics::Registry* metrics = nullptr;
 };
 
 // Relative to the working directory.
@@ -49,9 +60,9 @@ inline constexpr char kDefaultJobsDbPath[] = "onsync-jobs.db";
 
 class Server final {
  public:
-  // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address), and those of
-  // UpstreamPool::Create (an unreadable secret) and of opening the job store (FAILED_PRECONDITION
-  // when another process holds it).
+  // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address, or on the
+  // admin address: "admin listener: ..."), and those of UpstreamPool::Create (an unreadable
+  // secret) and of opening the job store (FAILED_PRECONDITION when another process holds it).
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
   ~Server();
@@ -60,6 +71,8 @@ class Server final {
 
   // The bound port.
   int port() const { return port_; }
+  // The admin listener's bound port; 0 when there is none.
+  int admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
 
   void Shutdown(absl::Duration grace);
 
@@ -71,6 +84,8 @@ class Server final {
   std::unique_ptr<SyncServiceImpl> sync_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
+  metrics::CollectorHandle collector_;  // reads sync_: unregistered before sync_ is destroyed
+  std::unique_ptr<http::Server> admin_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

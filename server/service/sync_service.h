@@ -22,6 +22,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "onsync/v1/config.pb.h"
@@ -50,6 +51,15 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
 
   // Cancels every upstream request in flight, so that pending syncs finish (with CANCELLED).
   void CancelUpstreams();
+
+  // For metrics (server_metrics.h): the engine's counters, the retry policy's (nullopt without
+  // upstreams) and the job store (null without one).
+  engine::EngineStats engine_stats() const { return engine_.stats(); }
+  std::optional<clients::RetryStats> retry_stats() const {
+    if (upstreams_ == nullptr) return std::nullopt;
+    return upstreams_->retry_stats();
+  }
+  jobs::JobStore* job_store() const { return store_.get(); }
 
   grpc::ServerUnaryReactor* SyncRecord(grpc::CallbackServerContext* context,
                                        const onsync::v1::SyncRecordRequest* request,

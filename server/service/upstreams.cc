@@ -66,7 +66,7 @@ engine::Upstreams MakeUpstreams(std::shared_ptr<ServiceNowClient> servicenow,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UpstreamPool>> UpstreamPool::Create(
-    const v1::Config& config, const config::SecretSource& secrets) {
+    const v1::Config& config, const config::SecretSource& secrets, metrics::Registry* metrics) {
   std::unique_ptr<UpstreamPool> pool(new UpstreamPool());
   const v1::UpstreamConfig& up = config.upstream();
   clients::CurlTransportOptions curl;
@@ -87,7 +87,12 @@ absl::StatusOr<std::unique_ptr<UpstreamPool>> UpstreamPool::Create(
       DurationOr(up.has_initial_backoff(), up.initial_backoff(), retry.initial_backoff);
   retry.max_backoff = DurationOr(up.has_max_backoff(), up.max_backoff(), retry.max_backoff);
   if (up.retry_budget_ratio() > 0) retry.budget_ratio = up.retry_budget_ratio();
-  pool->retrying_ = std::make_unique<clients::RetryingTransport>(*pool->curl_, *pool->curl_,
+  clients::HttpTransport* attempts = pool->curl_.get();
+  if (metrics != nullptr) {
+    pool->metered_ = std::make_unique<clients::MeteredTransport>(*pool->curl_, *metrics);
+    attempts = pool->metered_.get();
+  }
+  pool->retrying_ = std::make_unique<clients::RetryingTransport>(*attempts, *pool->curl_,
                                                                  clients::RealClock(), retry);
   pool->default_timeout_ =
       DurationOr(up.has_request_timeout(), up.request_timeout(), absl::Seconds(20));

@@ -8,6 +8,9 @@
 // `Authorization` goes to that ServiceNow and its API key to the configured Onspring base URL;
 // without it the configured connection is used, and the URL must name the configured instance.
 //
+// With a metrics registry, a MeteredTransport sits between libcurl and the retry policy, so that
+// every attempt is counted (upstream_requests_total, upstream_request_duration_seconds).
+//
 // Thread safety: thread-safe. Shutdown may be called once, from any thread; afterwards every
 // request completes at once with CANCELLED.
 #ifndef ONSYNC_SERVER_SERVICE_UPSTREAMS_H_
@@ -20,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/http/curl_transport.h"
+#include "clients/http/metered_transport.h"
 #include "clients/http/retrying_transport.h"
 #include "onsync/v1/config.pb.h"
 #include "onsync/v1/sync_service.pb.h"
@@ -31,9 +35,11 @@ namespace onsync::server {
 class UpstreamPool {
  public:
   // Resolves the configured secrets and builds the transport. Errors: those of ResolveSecret and
-  // of the clients' Create (a bad URL), and of CurlTransport::Create.
+  // of the clients' Create (a bad URL), and of CurlTransport::Create. `metrics` (not owned; null:
+  // no metering) must outlive the pool.
   static absl::StatusOr<std::unique_ptr<UpstreamPool>> Create(const onsync::v1::Config& config,
-                                                              const config::SecretSource& secrets);
+                                                              const config::SecretSource& secrets,
+                                                              metrics::Registry* metrics = nullptr);
 
   ~UpstreamPool();
   UpstreamPool(const UpstreamPool&) = delete;
@@ -60,6 +66,7 @@ class UpstreamPool {
   UpstreamPool() = default;
 
   std::unique_ptr<clients::CurlTransport> curl_;
+  std::unique_ptr<clients::MeteredTransport> metered_;  // set with a metrics registry
   std::unique_ptr<clients::RetryingTransport> retrying_;
   onsync::v1::InlineSyncConfig inline_sync_;
   std::string onspring_base_url_;

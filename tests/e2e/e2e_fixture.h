@@ -87,14 +87,19 @@ class E2eTest : public ::testing::Test {
       for (const char* suffix : {"", "-wal", "-shm"}) temp_files_.push_back(jobs_db + suffix);
     }
     jobs_db_ = jobs_db;
-    auto server = ChildProcess::Start({BinaryPath("onsync-server"), "--config", config_path,
-                                       "--listen", listen, "--jobs_db", jobs_db});
+    auto server =
+        ChildProcess::Start({BinaryPath("onsync-server"), "--config", config_path, "--listen",
+                             listen, "--jobs_db", jobs_db, "--admin_listen", "127.0.0.1:0"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_.emplace(*std::move(server));
     auto line = server_->WaitForLine("onsync-server listening on", kStartTimeout);
     ASSERT_TRUE(line.ok()) << line.status();
     server_port_ = PortFromReadyLine(*line);
     ASSERT_GT(server_port_, 0) << *line;
+    line = server_->WaitForLine("onsync-server admin listening on", kStartTimeout);
+    ASSERT_TRUE(line.ok()) << line.status();
+    admin_port_ = PortFromReadyLine(*line);
+    ASSERT_GT(admin_port_, 0) << *line;
   }
 
   void StartGateway(std::vector<std::string> extra_flags = {}) {
@@ -133,6 +138,7 @@ class E2eTest : public ::testing::Test {
   }
   std::optional<ChildProcess> gateway_;
   int server_port_ = 0;
+  int admin_port_ = 0;  // the server's admin listener (GET /metrics)
   int gateway_port_ = 0;
 };
 

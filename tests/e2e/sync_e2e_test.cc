@@ -42,6 +42,7 @@ using sandbox::FakeKind;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -381,6 +382,51 @@ TEST_F(SyncE2eTest, OutcomeRouteAnswersTheFlatValues) {
   // l2 and l3 are the same missing user: created once.
   EXPECT_EQ(UserId("Abel Tuter"), 4);
   EXPECT_EQ(box().CallCount(FakeKind::kOnspring, kPutRecords), 1);
+}
+
+// The value of the sample `series` (name and labels exactly as printed) in a scrape; 0 when absent.
+double SampleValue(const std::string& text, const std::string& series) {
+  const std::string prefix = absl::StrCat("\n", series, " ");
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + prefix.size(), text.find('\n', at + 1) - at - prefix.size()));
+}
+
+// Scrapes of both binaries move with one event through the outcome route.
+TEST_F(SyncE2eTest, MetricsOfBothBinariesMoveWithAnEvent) {
+  auto scrape = [](int port) {
+    auto result = HttpRequest("127.0.0.1", port, "GET", "/metrics");
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return std::string();
+    EXPECT_EQ(result->status, 200);
+    return result->body;
+  };
+  const std::string kHttp =
+      R"(http_requests_total{method="POST",route="/v1/outcomes",status="200"})";
+  const std::string kGrpc = R"(grpc_server_handled_total{grpc_code="OK",grpc_method="SyncRecord",)"
+                            R"(grpc_service="onsync.v1.SyncService"})";
+  const std::string kRead =
+      R"(upstream_requests_total{operation="table_read",status="2xx",system="servicenow"})";
+  const std::string gateway_before = scrape(gateway_port_);
+  const std::string server_before = scrape(admin_port_);
+
+  const HttpResult result = PostOutcome("business_app", R"({"recordId": 1001, "name": "Payroll"})");
+  ASSERT_EQ(result.status, 200) << result.body;
+
+  const std::string gateway_after = scrape(gateway_port_);
+  const std::string server_after = scrape(admin_port_);
+  EXPECT_EQ(SampleValue(gateway_after, kHttp), SampleValue(gateway_before, kHttp) + 1)
+      << gateway_after;
+  EXPECT_EQ(SampleValue(server_after, kGrpc), SampleValue(server_before, kGrpc) + 1)
+      << server_after;
+  EXPECT_EQ(SampleValue(server_after, kRead), SampleValue(server_before, kRead) + 1)
+      << server_after;
+  EXPECT_GT(SampleValue(server_after, "sync_records_created_total"),
+            SampleValue(server_before, "sync_records_created_total"));
+  for (const std::string* text : {&gateway_after, &server_after}) {
+    EXPECT_THAT(*text, Not(HasSubstr("Payroll")));
+    EXPECT_THAT(*text, Not(HasSubstr("business_app")));
+  }
 }
 
 // 3. 64 concurrent events for one application with two missing owners.

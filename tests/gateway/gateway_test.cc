@@ -24,6 +24,7 @@ using ::onsync::testing::HttpRequest;
 using ::onsync::testing::HttpResult;
 using ::onsync::testing::HttpTestConnection;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kJson[] = "application/json";
 
@@ -98,6 +99,7 @@ class GatewayTest : public ::testing::Test {
   void SetUp() override {
     StartServer();
     GatewayOptions options;
+    options.metrics = &metrics_;
     options.max_body_bytes = 4096;
     options.max_header_bytes = 2048;
     options.read_timeout = absl::Milliseconds(300);
@@ -113,6 +115,7 @@ class GatewayTest : public ::testing::Test {
     return HttpRequest("127.0.0.1", gateway_->port(), "GET", target);
   }
 
+  metrics::Registry metrics_;  // outlives the gateway
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<Gateway> gateway_;
 };
@@ -122,6 +125,51 @@ TEST_F(GatewayTest, HealthzIsAlwaysOk) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->status, 200);
   EXPECT_EQ(ParseJson(result->body).fields().at("status").string_value(), "ok");
+}
+
+TEST_F(GatewayTest, MetricsCountRequestsByRouteNameNeverTheRawPath) {
+  ASSERT_EQ(Get("/healthz")->status, 200);
+  ASSERT_EQ(Get("/healthz")->status, 200);
+  ASSERT_EQ(Post("/onsync.v1.SyncService/ListProfiles", "{}")->status, 200);
+  ASSERT_EQ(Post("/onsync.v1.SyncService/NoSuchSecretMethod", "{}")->status, 404);
+  ASSERT_EQ(Get("/v1/jobs/j_secretjobid")->status, 404);
+  ASSERT_EQ(Get("/private-path-xyz")->status, 404);
+  ASSERT_EQ(Post("/healthz", "{}")->status, 405);
+
+  auto scrape = Get("/metrics");
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  EXPECT_EQ(scrape->status, 200);
+  EXPECT_THAT(scrape->Header("content-type").value_or(""), HasSubstr("text/plain"));
+  const std::string& text = scrape->body;
+  EXPECT_THAT(text, HasSubstr("# TYPE http_requests_total counter\n"));
+  EXPECT_THAT(
+      text, HasSubstr("http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("http_requests_total{method=\"POST\",route=\"/healthz\","
+                              "status=\"405\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("http_requests_total{method=\"POST\",route=\"/onsync.v1.SyncService\","
+                        "status=\"200\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("http_requests_total{method=\"POST\",route=\"/onsync.v1.SyncService\","
+                        "status=\"404\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("http_requests_total{method=\"GET\",route=\"/v1/jobs\","
+                              "status=\"404\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("http_requests_total{method=\"GET\",route=\"other\",status=\"404\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE http_request_duration_seconds histogram\n"));
+  EXPECT_THAT(text, HasSubstr("http_request_duration_seconds_count{route=\"/healthz\"} 3\n"));
+  for (const char* raw :
+       {"NoSuchSecretMethod", "secretjobid", "private-path-xyz", "ListProfiles"}) {
+    EXPECT_THAT(text, Not(HasSubstr(raw)));
+  }
+
+  // The scrape itself is counted (and is not refused by the concurrency cap).
+  scrape = Get("/metrics");
+  ASSERT_TRUE(scrape.ok()) << scrape.status();
+  EXPECT_THAT(
+      scrape->body,
+      HasSubstr("http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 1\n"));
+  EXPECT_EQ(Post("/metrics", "{}")->status, 405);
 }
 
 TEST_F(GatewayTest, ReadyzFollowsTheServersHealth) {
@@ -280,6 +328,10 @@ TEST(GatewayUpstreamTest, DeadlineIs504AndTheConcurrencyCapAnswers503) {
       if (busy.ok() && busy->status == 503) break;
       absl::SleepFor(absl::Milliseconds(5));
     }
+    // Scrapes are not counted by the cap: they answer while the gateway is full.
+    const absl::StatusOr<HttpResult> scrape = HttpRequest("127.0.0.1", port, "GET", "/metrics");
+    ASSERT_TRUE(scrape.ok()) << scrape.status();
+    EXPECT_EQ(scrape->status, 200);
     const absl::StatusOr<HttpResult> slow_result = slow->ReadResponse();
     ASSERT_TRUE(slow_result.ok()) << slow_result.status();
     if (slow_result->status == 503) continue;  // a probe won the race for the slot

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,11 +50,13 @@ using ::onsync::v1::BatchProgress;
 using ::onsync::v1::Job;
 using ::onsync::v1::JobState;
 using ::onsync::v1::SyncResult;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
 using ::testing::Not;
+using ::testing::Pair;
 using ::testing::SizeIs;
 
 constexpr JobState kQueued = onsync::v1::JOB_STATE_QUEUED;
@@ -1158,6 +1161,50 @@ TEST_P(JobStoreContractTest, EverythingSurvivesAReopen) {
   EXPECT_THAT(Ids(Ok(store().ClaimNext("new", 10, kLease))), ElementsAre(queued.id()));
   ASSERT_OK(store().ReleaseAllLeases());
   EXPECT_THAT(Ids(Ok(store().ClaimNext("new", 10, kLease))), ElementsAre(batch.id(), queued.id()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counts for metrics
+// ---------------------------------------------------------------------------------------------
+
+TEST_P(JobStoreContractTest, CountByStateAndQueueOfAnEmptyStore) {
+  EXPECT_THAT(Ok(store().CountByState()), IsEmpty());
+  const QueueStats queue = Ok(store().Queue());
+  EXPECT_EQ(queue.depth, 0);
+  EXPECT_EQ(queue.oldest_due, std::nullopt);
+}
+
+TEST_P(JobStoreContractTest, CountByStateCountsEveryStateAndQueueOnlyDueJobs) {
+  // The states reached through claims first: InState claims every due job.
+  InState(kRunning);
+  InState(kSucceeded);
+  InState(kFailed);  // due in an hour
+  InState(kDead);
+  InState(kCancelled);
+  InState(kCancelled);
+  const absl::Time first_queued = clock_.Now();
+  AddEvent();
+  clock_.Advance(absl::Seconds(10));
+  AddEvent();
+
+  const std::map<JobState, int64_t> counts = Ok(store().CountByState());
+  EXPECT_THAT(counts, ElementsAre(Pair(kQueued, 2), Pair(kRunning, 1), Pair(kSucceeded, 1),
+                                  Pair(kFailed, 1), Pair(kDead, 1), Pair(kCancelled, 2)));
+  QueueStats queue = Ok(store().Queue());
+  EXPECT_EQ(queue.depth, 2);
+  EXPECT_EQ(queue.oldest_due, first_queued);
+
+  // The FAILED job's retry comes due.
+  clock_.Advance(absl::Hours(1));
+  queue = Ok(store().Queue());
+  EXPECT_EQ(queue.depth, 3);
+  EXPECT_EQ(queue.oldest_due, first_queued);
+
+  std::vector<Job> claimed = Ok(store().ClaimNext("worker", 10, kLease));
+  // The two queued jobs, the failed one, and the running one whose lease ended.
+  EXPECT_THAT(claimed, SizeIs(4));
+  EXPECT_EQ(Ok(store().Queue()).depth, 0);
+  EXPECT_THAT(Ok(store().CountByState()), Contains(Pair(kRunning, 4)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobStoreContractTest, testing::Values(SqliteFactory()),
