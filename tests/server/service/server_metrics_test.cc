@@ -16,6 +16,7 @@
 #include "server/service/server.h"
 #include "tests/sandbox/sandbox.h"
 #include "tests/server/config/fake_secret_source.h"
+#include "tests/server/service/sandbox_server_test_base.h"
 #include "tests/support/http_test_client.h"
 #include "tests/support/process.h"
 
@@ -25,43 +26,19 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class ServerMetricsTest : public ::testing::Test {
+class ServerMetricsTest : public SandboxServerTest {
  protected:
-  void SetUp() override {
-    auto sandbox = sandbox::Sandbox::Start({});
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    secrets_.files["/secrets/sn"] = "sandbox";
-    secrets_.files["/secrets/os"] = "sandbox-key";
-  }
-
+  // The server goes before metrics_ (a member of this class, so destroyed before the base's).
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
+    SandboxServerTest::TearDown();
+    server_.reset();
   }
 
   // The example profiles connected to the sandbox; the admin listener from `server_yaml` or
   // `admin_listen`.
   void StartServer(const std::string& server_yaml, const std::string& admin_listen) {
-    auto example = config::ReadFileToString(
-        onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
-    ASSERT_TRUE(example.ok()) << example.status();
-    std::string text = example->substr(example->find("profiles:"));
-    absl::StrAppend(&text, "\nservicenow:\n  instance_url: ", sandbox_->servicenow_url(),
-                    "\n  auth: {basic: {username: admin, password_file: /secrets/sn}}\n",
-                    "onspring: {base_url: \"", sandbox_->onspring_url(),
-                    "\", api_key_file: /secrets/os}\n", server_yaml);
-    auto config = config::ParseConfigYaml(text, secrets_);
-    ASSERT_TRUE(config.ok()) << config.status();
-    auto server = Server::Start({.listen = "127.0.0.1:0",
-                                 .config = std::make_shared<v1::Config>(*std::move(config)),
-                                 .secrets = &secrets_,
-                                 .jobs_db_path = ":memory:",
-                                 .admin_listen = admin_listen,
-                                 .metrics = &metrics_});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::SyncService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    ASSERT_NO_FATAL_FAILURE(
+        StartServerWith(server_yaml, "", {.admin_listen = admin_listen, .metrics = &metrics_}));
   }
 
   grpc::Status Sync(const std::string& profile, const std::string& key) {
@@ -85,10 +62,6 @@ class ServerMetricsTest : public ::testing::Test {
   }
 
   metrics::Registry metrics_;  // outlives the server
-  std::unique_ptr<sandbox::Sandbox> sandbox_;
-  onsync::testing::FakeSecretSource secrets_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<v1::SyncService::Stub> stub_;
 };
 
 TEST_F(ServerMetricsTest, AdminListenerServesMetricsAfterASync) {

@@ -16,6 +16,7 @@
 #include "server/service/server.h"
 #include "tests/sandbox/sandbox.h"
 #include "tests/server/config/fake_secret_source.h"
+#include "tests/server/service/sandbox_server_test_base.h"
 #include "tests/support/process.h"
 
 namespace onsync::server {
@@ -24,43 +25,11 @@ namespace {
 using sandbox::FakeKind;
 using ::testing::HasSubstr;
 
-class SyncRecordTest : public ::testing::Test {
+class SyncRecordTest : public SandboxServerTest {
  protected:
-  void SetUp() override {
-    auto sandbox = sandbox::Sandbox::Start({});
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = *std::move(sandbox);
-    secrets_.files["/secrets/sn"] = "sandbox";
-    secrets_.files["/secrets/os"] = "sandbox-key";
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
-  }
-
-  // The example profiles, connected to the sandbox, with `server_yaml` as the server section.
-  // `extra_profiles`: YAML lines added under `profiles:`.
+  // The example profiles plus `extra_profiles`, with `server_yaml` (a server section).
   void StartServer(const std::string& server_yaml, const std::string& extra_profiles = "") {
-    auto example = config::ReadFileToString(
-        onsync::testing::SourcePath("deploy/examples/business-app.yaml"), 1 << 20);
-    ASSERT_TRUE(example.ok()) << example.status();
-    std::string text = *example;
-    text = text.substr(text.find("profiles:"));
-    text.insert(std::string_view("profiles:\n").size(), extra_profiles);
-    absl::StrAppend(&text, "\nservicenow:\n  instance_url: ", sandbox_->servicenow_url(),
-                    "\n  auth: {basic: {username: admin, password_file: /secrets/sn}}\n",
-                    "onspring: {base_url: \"", sandbox_->onspring_url(),
-                    "\", api_key_file: /secrets/os}\n", server_yaml);
-    auto config = config::ParseConfigYaml(text, secrets_);
-    ASSERT_TRUE(config.ok()) << config.status();
-    auto server = Server::Start({.listen = "127.0.0.1:0",
-                                 .config = std::make_shared<v1::Config>(*std::move(config)),
-                                 .secrets = &secrets_,
-                                 .jobs_db_path = ":memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::SyncService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    ASSERT_NO_FATAL_FAILURE(StartServerWith(server_yaml, extra_profiles, {}));
   }
 
   grpc::Status Call(const v1::SyncRecordRequest& request, v1::SyncRecordResponse* response,
@@ -92,11 +61,6 @@ class SyncRecordTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-
-  std::unique_ptr<sandbox::Sandbox> sandbox_;
-  onsync::testing::FakeSecretSource secrets_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<v1::SyncService::Stub> stub_;
 };
 
 constexpr char kBasicAdmin[] = "Basic YWRtaW46c2FuZGJveA==";  // admin:sandbox
