@@ -855,6 +855,24 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::ClaimNext(std::string_view owne
   });
 }
 
+absl::StatusOr<Job> SqliteJobStore::SaveReleased(Row& row) {
+  row.lease_owner.reset();
+  if (absl::Status saved = Save(row); !saved.ok()) return saved;
+  return std::move(row.job);
+}
+
+namespace {
+
+// A job that ended (SUCCEEDED, DEAD, CANCELLED) at `now`: nothing more is scheduled.
+void End(Job& job, onsync::v1::JobState state, absl::Time now) {
+  job.set_state(state);
+  SetTime(now, job.mutable_update_time());
+  SetTime(now, job.mutable_end_time());
+  job.clear_next_attempt_time();
+}
+
+}  // namespace
+
 absl::Status SqliteJobStore::Heartbeat(std::string_view id, std::string_view owner,
                                        absl::Duration lease) {
   if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("a lease is positive");
@@ -891,15 +909,9 @@ absl::StatusOr<Job> SqliteJobStore::Complete(std::string_view id, std::string_vi
   return InTransaction([&]() -> absl::StatusOr<Job> {
     absl::StatusOr<Row> row = LoadLeased(id, owner);
     if (!row.ok()) return row.status();
-    Job& job = row->job;
-    job.set_state(onsync::v1::JOB_STATE_SUCCEEDED);
-    *job.mutable_result() = result;
-    SetTime(now, job.mutable_update_time());
-    SetTime(now, job.mutable_end_time());
-    job.clear_next_attempt_time();
-    row->lease_owner.reset();
-    if (absl::Status s = Save(*row); !s.ok()) return s;
-    return std::move(job);
+    *row->job.mutable_result() = result;
+    End(row->job, onsync::v1::JOB_STATE_SUCCEEDED, now);
+    return SaveReleased(*row);
   });
 }
 
@@ -916,18 +928,14 @@ absl::StatusOr<Job> SqliteJobStore::Fail(std::string_view id, std::string_view o
     job.mutable_last_error()->set_code(static_cast<int>(error.code()));
     job.mutable_last_error()->set_message(ValidUtf8(
         std::string_view(error.message().data(), error.message().size()), kMaxErrorMessageBytes));
-    SetTime(now, job.mutable_update_time());
     if (!retry_at.has_value() || job.attempts() >= job.max_attempts()) {
-      job.set_state(onsync::v1::JOB_STATE_DEAD);
-      SetTime(now, job.mutable_end_time());
-      job.clear_next_attempt_time();
+      End(job, onsync::v1::JOB_STATE_DEAD, now);
     } else {
       job.set_state(onsync::v1::JOB_STATE_FAILED);
+      SetTime(now, job.mutable_update_time());
       SetTime(*retry_at, job.mutable_next_attempt_time());
     }
-    row->lease_owner.reset();
-    if (absl::Status s = Save(*row); !s.ok()) return s;
-    return std::move(job);
+    return SaveReleased(*row);
   });
 }
 
@@ -956,9 +964,7 @@ absl::StatusOr<Job> SqliteJobStore::Requeue(std::string_view id) {
     job.clear_end_time();
     SetTime(now, job.mutable_update_time());
     SetTime(now, job.mutable_next_attempt_time());
-    row->lease_owner.reset();
-    if (absl::Status s = Save(*row); !s.ok()) return s;
-    return std::move(job);
+    return SaveReleased(*row);
   });
 }
 
@@ -975,13 +981,8 @@ absl::StatusOr<Job> SqliteJobStore::Cancel(std::string_view id) {
       return absl::FailedPreconditionError(
           absl::StrCat("job ", job.id(), " already ended: it is ", StateName(job.state())));
     }
-    job.set_state(onsync::v1::JOB_STATE_CANCELLED);
-    SetTime(now, job.mutable_update_time());
-    SetTime(now, job.mutable_end_time());
-    job.clear_next_attempt_time();
-    row->lease_owner.reset();
-    if (absl::Status s = Save(*row); !s.ok()) return s;
-    return std::move(job);
+    End(job, onsync::v1::JOB_STATE_CANCELLED, now);
+    return SaveReleased(*row);
   });
 }
 

@@ -108,6 +108,8 @@ class SqliteJobStore final : public JobStore {
   absl::StatusOr<Row> LoadOrNotFound(std::string_view id);
   absl::StatusOr<Row> LoadLeased(std::string_view id, std::string_view owner);
   absl::Status Save(const Row& row);
+  // Releases the row's lease, saves it and hands back its job.
+  absl::StatusOr<onsync::v1::Job> SaveReleased(Row& row);
   absl::StatusOr<std::optional<std::string>> ActiveBatch(std::string_view profile,
                                                          std::string_view other_than);
 
