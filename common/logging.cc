@@ -14,6 +14,38 @@
 namespace onsync::logging {
 namespace {
 
+// The context of the line being logged on this thread (spdlog's synchronous logger formats on
+// the calling thread).
+thread_local const LogContext* current_context = nullptr;
+
+void Append(std::string_view text, spdlog::memory_buf_t& dest) {
+  dest.append(text.data(), text.data() + text.size());
+}
+
+void AppendJsonField(std::string_view name, std::string_view value, spdlog::memory_buf_t& dest) {
+  if (value.empty()) return;
+  Append(",\"", dest);
+  Append(name, dest);
+  Append("\":\"", dest);
+  Append(JsonEscape(value), dest);
+  Append("\"", dest);
+}
+
+// Formats the current LogContext (`%&` in the pattern) as `,"name":"value"` for each field set.
+class ContextFieldsFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    if (current_context == nullptr) return;
+    AppendJsonField("request_id", current_context->request_id, dest);
+    AppendJsonField("job_id", current_context->job_id, dest);
+    AppendJsonField("trace_id", current_context->trace_id, dest);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<ContextFieldsFlag>();
+  }
+};
+
 // Formats the message (`%*` in the pattern) JSON-escaped.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
@@ -64,8 +96,8 @@ void Init(std::string_view component, Level level) {
   auto logger = std::make_shared<spdlog::logger>(std::string(component),
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-      R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","component":"%n","message":"%*"})");
+  formatter->add_flag<JsonMessageFlag>('*').add_flag<ContextFieldsFlag>('&').set_pattern(
+      R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","component":"%n"%&,"message":"%*"})");
   logger->set_formatter(std::move(formatter));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
@@ -77,6 +109,20 @@ void SetLevel(Level level) {
   spdlog::set_level(ToSpdlog(level));
   gpr_set_log_verbosity(level == Level::kDebug ? GPR_LOG_SEVERITY_DEBUG : GPR_LOG_SEVERITY_ERROR);
 }
+
+bool Enabled(Level level) { return spdlog::default_logger_raw()->should_log(ToSpdlog(level)); }
+
+void Write(const LogContext& context, Level level, std::string_view message) {
+  const ScopedLogContext scope(context);
+  spdlog::default_logger_raw()->log(ToSpdlog(level),
+                                    spdlog::string_view_t(message.data(), message.size()));
+}
+
+ScopedLogContext::ScopedLogContext(const LogContext& context) : previous_(current_context) {
+  current_context = &context;
+}
+
+ScopedLogContext::~ScopedLogContext() { current_context = previous_; }
 
 absl::StatusOr<Level> ParseLevel(std::string_view text) {
   std::string lower(text);

@@ -4,11 +4,16 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/string_view.h"
+#include "common/trace_context.h"
 #include "gateway/routes/error_response.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 
@@ -16,6 +21,17 @@ namespace onsync::gateway {
 namespace {
 
 constexpr absl::Duration kReadinessCheckTimeout = absl::Seconds(2);
+// Longest caller-supplied request id and path in an access log line.
+constexpr size_t kMaxLoggedRequestId = 128;
+constexpr size_t kMaxLoggedPath = 256;
+
+// Access lines: failures of the gateway or the server at warn, refused requests at info, the
+// rest at debug (one line per request is too many for info under load).
+logging::Level AccessLogLevel(int status) {
+  if (status >= 500) return logging::Level::kWarn;
+  if (status >= 400) return logging::Level::kInfo;
+  return logging::Level::kDebug;
+}
 
 // Taken through a generated message so that the descriptors are linked in and registered.
 const google::protobuf::ServiceDescriptor& SyncServiceDescriptor() {
@@ -31,6 +47,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
   // (The minimum backoff is also the connect timeout: it keeps its default.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Every address the target resolves to gets calls in turn: a list (`ipv4:a:1,b:2`) or a DNS
+  // name with several records (a Kubernetes headless Service). gRPC's default, pick_first, would
+  // send everything to the first address.
+  args.SetLoadBalancingPolicyName("round_robin");
   return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
 }
 
@@ -134,12 +154,26 @@ void Gateway::Dispatch(http::Request request, http::Respond respond) {
   const char* route = RouteName(request.path);
   const char* method = MethodName(request.method);
   const absl::Time start = absl::Now();
+  // The event's trace: the caller's, continued with this hop's parent id, or a new one. The
+  // routes forward the request's traceparent to the server as metadata (call_context.h).
+  const TraceContext trace = ContinueOrStartTrace(request.Header("traceparent"));
+  std::erase_if(request.headers, [](const auto& header) { return header.first == "traceparent"; });
+  request.headers.emplace_back("traceparent", trace.ToTraceparent());
+  logging::LogContext log{.trace_id = trace.trace_id};
+  if (const std::optional<std::string_view> id = request.Header("x-request-id")) {
+    log.request_id = std::string(id->substr(0, kMaxLoggedRequestId));
+  }
+  std::string path = request.path.substr(0, kMaxLoggedPath);
   // The metric families live in the registry, which outlives the gateway (and its responses).
   http::Respond measured = [requests = requests_, durations = durations_, route, method, start,
+                            log = std::move(log), path = std::move(path),
                             respond = std::move(respond)](http::Response response) mutable {
+    const absl::Duration took = absl::Now() - start;
     // Counted before the response goes out, so that the client's next scrape sees it.
     requests.With({route, method, absl::StrCat(response.status)}).Increment();
-    durations.With({route}).Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    durations.With({route}).Observe(absl::ToDoubleSeconds(took));
+    logging::Log(log, AccessLogLevel(response.status), "{} {} -> {} in {} ms", method, path,
+                 response.status, absl::ToDoubleMilliseconds(took));
     std::move(respond)(std::move(response));
   };
   Route(std::move(request), std::move(measured));

@@ -38,7 +38,8 @@ namespace onsync::gateway {
 
 struct GatewayOptions {
   std::string listen = "127.0.0.1:8080";
-  // gRPC target of onsync-server.
+  // gRPC target of onsync-server: `host:port`, `ipv4:a:port,b:port` or `dns:///name:port`. Calls
+  // are balanced round-robin over every address it resolves to.
   std::string server = "127.0.0.1:50051";
   int threads = 2;
   size_t max_body_bytes = 1 << 20;

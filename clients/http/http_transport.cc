@@ -15,4 +15,9 @@ std::optional<std::string_view> HttpResponse::Header(std::string_view name) cons
   return std::nullopt;
 }
 
+void CallOptions::ApplyTo(HttpRequest& request) const {
+  request.deadline = deadline;
+  if (!traceparent.empty()) request.headers.emplace_back("traceparent", traceparent);
+}
+
 }  // namespace onsync::clients

@@ -48,6 +48,23 @@ struct HttpResponse {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// What an upstream call carries besides its payload: when to give up, and the event's W3C trace
+// context. A deadline alone is a complete CallOptions (no trace), hence the implicit constructor.
+struct CallOptions {
+  CallOptions() = default;
+  CallOptions(absl::Time deadline) : deadline(deadline) {}  // NOLINT(google-explicit-constructor)
+  CallOptions(absl::Time deadline, std::string traceparent)
+      : deadline(deadline), traceparent(std::move(traceparent)) {}
+
+  // For the whole call (every request and attempt of it).
+  absl::Time deadline = absl::InfiniteFuture();
+  // Sent as the `traceparent` header on every request of the call; empty for none.
+  std::string traceparent;
+
+  // Sets `request`'s deadline and adds the traceparent header when there is one.
+  void ApplyTo(HttpRequest& request) const;
+};
+
 using HttpCallback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
 
 class HttpTransport {

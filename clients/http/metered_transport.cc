@@ -7,7 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/string_view.h"
+#include "common/trace_context.h"
 
 namespace onsync::clients {
 namespace {
@@ -68,12 +70,23 @@ MeteredTransport::MeteredTransport(HttpTransport& inner, metrics::Registry& regi
 
 void MeteredTransport::Send(HttpRequest request, HttpCallback done) {
   const UpstreamOperation op = ClassifyUpstreamRequest(request.method, request.url);
+  // The debug line of each attempt names the event's trace (from the request's traceparent).
+  logging::LogContext log_context;
+  if (logging::Enabled(logging::Level::kDebug)) {
+    for (const auto& [name, value] : request.headers) {
+      if (name == "traceparent") log_context.trace_id = TraceIdOf(value);
+    }
+  }
   const absl::Time start = absl::Now();
   inner_.Send(std::move(request), [requests = requests_, durations = durations_, op, start,
-                                   done = std::move(done)](
+                                   log_context = std::move(log_context), done = std::move(done)](
                                       absl::StatusOr<HttpResponse> result) mutable {
-    requests.With({op.system, op.operation, UpstreamStatusLabel(result)}).Increment();
-    durations.With({op.system, op.operation}).Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    const absl::Duration took = absl::Now() - start;
+    const std::string status = UpstreamStatusLabel(result);
+    requests.With({op.system, op.operation, status}).Increment();
+    durations.With({op.system, op.operation}).Observe(absl::ToDoubleSeconds(took));
+    logging::Log(log_context, logging::Level::kDebug, "upstream {} {}: {} in {} ms", op.system,
+                 op.operation, status, absl::ToInt64Milliseconds(took));
     std::move(done)(std::move(result));
   });
 }

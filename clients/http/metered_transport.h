@@ -1,4 +1,5 @@
-// MeteredTransport: the decorator that counts and times every upstream HTTP attempt for metrics.
+// MeteredTransport: the decorator that counts and times every upstream HTTP attempt for metrics
+// (and logs it at debug level with the trace id of its traceparent header).
 // It sits below RetryingTransport (CurlTransport <- MeteredTransport <- RetryingTransport), so
 // each attempt is one sample:
 //   upstream_requests_total{system,operation,status}

@@ -432,12 +432,12 @@ OnspringClient::OnspringClient(HttpTransport& transport, Scheduler& scheduler, s
       page_size_(page_size) {}
 
 HttpRequest OnspringClient::NewRequest(std::string method, std::string path,
-                                       absl::Time deadline) const {
+                                       const CallOptions& call) const {
   HttpRequest request;
   request.method = std::move(method);
   request.url = absl::StrCat(base_url_, path);
-  request.deadline = deadline;
   request.headers = {{"X-ApiKey", api_key_}, {"Accept", "application/json"}};
+  call.ApplyTo(request);
   return request;
 }
 
@@ -457,7 +457,7 @@ void SetJsonBody(HttpRequest& request, const rapidjson::StringBuffer& buffer) {
 }  // namespace
 
 void OnspringClient::GetRecord(int app_id, int64_t record_id, std::vector<int> field_ids,
-                               absl::Time deadline, Callback<Record> done) {
+                               const CallOptions& call, Callback<Record> done) {
   if (absl::Status s = ValidateIds(field_ids); !s.ok()) return Fail(std::move(done), s);
   if (app_id <= 0 || record_id <= 0) {
     return Fail(std::move(done), absl::InvalidArgumentError("invalid Onspring app or record id"));
@@ -465,7 +465,7 @@ void OnspringClient::GetRecord(int app_id, int64_t record_id, std::vector<int> f
   std::string path = absl::StrCat("/Records/appId/", app_id, "/recordId/", record_id, "?");
   if (!field_ids.empty()) absl::StrAppend(&path, "fieldIds=", FieldIdsParam(field_ids), "&");
   absl::StrAppend(&path, "dataFormat=Raw");
-  HttpRequest request = NewRequest("GET", std::move(path), deadline);
+  HttpRequest request = NewRequest("GET", std::move(path), call);
   std::string what = What(request);
   transport_.Send(std::move(request), [what = std::move(what), done = std::move(done)](
                                           absl::StatusOr<HttpResponse> response) mutable {
@@ -484,7 +484,7 @@ void OnspringClient::GetRecord(int app_id, int64_t record_id, std::vector<int> f
 }
 
 void OnspringClient::BatchGetRecords(int app_id, std::vector<int64_t> record_ids,
-                                     std::vector<int> field_ids, absl::Time deadline,
+                                     std::vector<int> field_ids, const CallOptions& call,
                                      Callback<std::vector<Record>> done) {
   if (absl::Status s = ValidateIds(field_ids); !s.ok()) return Fail(std::move(done), s);
   if (app_id <= 0) return Fail(std::move(done), absl::InvalidArgumentError("invalid app id"));
@@ -539,7 +539,7 @@ void OnspringClient::BatchGetRecords(int app_id, std::vector<int64_t> record_ids
     w.Key("dataFormat");
     w.String("Raw");
     w.EndObject();
-    HttpRequest request = NewRequest("POST", "/Records/batch-get", deadline);
+    HttpRequest request = NewRequest("POST", "/Records/batch-get", call);
     SetJsonBody(request, buffer);
     std::string what = What(request);
     transport_.Send(std::move(request),
@@ -597,21 +597,21 @@ struct OnspringClient::QueryState {
   int app_id = 0;
   std::string filter;
   std::vector<int> field_ids;
-  absl::Time deadline;
+  CallOptions call;
   int64_t page = 1;
   std::vector<Record> records;
   Callback<std::vector<Record>> done;
 };
 
 void OnspringClient::QueryRecords(int app_id, std::string filter, std::vector<int> field_ids,
-                                  absl::Time deadline, Callback<std::vector<Record>> done) {
+                                  const CallOptions& call, Callback<std::vector<Record>> done) {
   if (absl::Status s = ValidateIds(field_ids); !s.ok()) return Fail(std::move(done), s);
   if (app_id <= 0) return Fail(std::move(done), absl::InvalidArgumentError("invalid app id"));
   auto state = std::make_shared<QueryState>();
   state->app_id = app_id;
   state->filter = std::move(filter);
   state->field_ids = std::move(field_ids);
-  state->deadline = deadline;
+  state->call = call;
   state->done = std::move(done);
   QueryPage(std::move(state));
 }
@@ -633,7 +633,7 @@ void OnspringClient::QueryPage(std::shared_ptr<QueryState> state) {
   w.EndObject();
   HttpRequest request = NewRequest(
       "POST", absl::StrCat("/Records/Query?PageNumber=", state->page, "&PageSize=", page_size_),
-      state->deadline);
+      state->call);
   SetJsonBody(request, buffer);
   std::string what = What(request);
   transport_.Send(std::move(request), [this, state = std::move(state), what = std::move(what)](
@@ -654,7 +654,7 @@ void OnspringClient::QueryPage(std::shared_ptr<QueryState> state) {
 }
 
 void OnspringClient::SaveRecord(int app_id, int64_t record_id, std::map<int, FieldValue> fields,
-                                absl::Time deadline, Callback<SaveResult> done) {
+                                const CallOptions& call, Callback<SaveResult> done) {
   if (app_id <= 0 || record_id < 0) {
     return Fail(std::move(done), absl::InvalidArgumentError("invalid Onspring app or record id"));
   }
@@ -687,7 +687,7 @@ void OnspringClient::SaveRecord(int app_id, int64_t record_id, std::map<int, Fie
   }
   w.EndObject();
   w.EndObject();
-  HttpRequest request = NewRequest("PUT", "/Records", deadline);
+  HttpRequest request = NewRequest("PUT", "/Records", call);
   SetJsonBody(request, buffer);
   // A create must not run twice; an update of the same fields may.
   request.idempotent = record_id > 0;
@@ -717,7 +717,7 @@ void OnspringClient::SaveRecord(int app_id, int64_t record_id, std::map<int, Fie
   });
 }
 
-void OnspringClient::DeleteRecord(int app_id, int64_t record_id, absl::Time deadline,
+void OnspringClient::DeleteRecord(int app_id, int64_t record_id, const CallOptions& call,
                                   DoneCallback done) {
   if (app_id <= 0 || record_id <= 0) {
     scheduler_.RunAfter(absl::ZeroDuration(), [done = std::move(done)]() mutable {
@@ -725,8 +725,8 @@ void OnspringClient::DeleteRecord(int app_id, int64_t record_id, absl::Time dead
     });
     return;
   }
-  HttpRequest request = NewRequest(
-      "DELETE", absl::StrCat("/Records/appId/", app_id, "/recordId/", record_id), deadline);
+  HttpRequest request =
+      NewRequest("DELETE", absl::StrCat("/Records/appId/", app_id, "/recordId/", record_id), call);
   std::string what = What(request);
   transport_.Send(std::move(request), [what = std::move(what), done = std::move(done)](
                                           absl::StatusOr<HttpResponse> response) mutable {
@@ -742,18 +742,18 @@ void OnspringClient::DeleteRecord(int app_id, int64_t record_id, absl::Time dead
 
 struct OnspringClient::FieldsState {
   int app_id = 0;
-  absl::Time deadline;
+  CallOptions call;
   int64_t page = 1;
   std::vector<Field> fields;
   Callback<std::vector<Field>> done;
 };
 
-void OnspringClient::GetFieldsByApp(int app_id, absl::Time deadline,
+void OnspringClient::GetFieldsByApp(int app_id, const CallOptions& call,
                                     Callback<std::vector<Field>> done) {
   if (app_id <= 0) return Fail(std::move(done), absl::InvalidArgumentError("invalid app id"));
   auto state = std::make_shared<FieldsState>();
   state->app_id = app_id;
-  state->deadline = deadline;
+  state->call = call;
   state->done = std::move(done);
   FieldsPage(std::move(state));
 }
@@ -763,7 +763,7 @@ void OnspringClient::FieldsPage(std::shared_ptr<FieldsState> state) {
       NewRequest("GET",
                  absl::StrCat("/Fields/appId/", state->app_id, "?PageNumber=", state->page,
                               "&PageSize=", page_size_),
-                 state->deadline);
+                 state->call);
   std::string what = What(request);
   transport_.Send(std::move(request), [this, state = std::move(state), what = std::move(what)](
                                           absl::StatusOr<HttpResponse> response) mutable {
@@ -781,7 +781,7 @@ void OnspringClient::FieldsPage(std::shared_ptr<FieldsState> state) {
   });
 }
 
-void OnspringClient::AddListValue(int list_id, std::string name, absl::Time deadline,
+void OnspringClient::AddListValue(int list_id, std::string name, const CallOptions& call,
                                   Callback<std::string> done) {
   if (list_id <= 0) return Fail(std::move(done), absl::InvalidArgumentError("invalid list id"));
   if (name.empty()) {
@@ -793,7 +793,7 @@ void OnspringClient::AddListValue(int list_id, std::string name, absl::Time dead
   w.Key("name");
   w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
   w.EndObject();
-  HttpRequest request = NewRequest("PUT", absl::StrCat("/Lists/id/", list_id, "/items"), deadline);
+  HttpRequest request = NewRequest("PUT", absl::StrCat("/Lists/id/", list_id, "/items"), call);
   SetJsonBody(request, buffer);
   request.idempotent = false;
   std::string what = What(request);

@@ -162,31 +162,32 @@ class OnspringClient {
 
   // `GET /Records/appId/{appId}/recordId/{recordId}?fieldIds=1,2&dataFormat=Raw` (all fields when
   // `field_ids` is empty). 404 gives NOT_FOUND.
-  void GetRecord(int app_id, int64_t record_id, std::vector<int> field_ids, absl::Time deadline,
+  void GetRecord(int app_id, int64_t record_id, std::vector<int> field_ids, const CallOptions& call,
                  Callback<Record> done);
 
   // `POST /Records/batch-get` in chunks of 100 ids.
   void BatchGetRecords(int app_id, std::vector<int64_t> record_ids, std::vector<int> field_ids,
-                       absl::Time deadline, Callback<std::vector<Record>> done);
+                       const CallOptions& call, Callback<std::vector<Record>> done);
 
   // `POST /Records/Query?PageNumber=n&PageSize=s` with `{appId, filter, fieldIds, dataFormat}`
   // over every page; an empty `filter` (no filtering) is left out of the body.
-  void QueryRecords(int app_id, std::string filter, std::vector<int> field_ids, absl::Time deadline,
-                    Callback<std::vector<Record>> done);
+  void QueryRecords(int app_id, std::string filter, std::vector<int> field_ids,
+                    const CallOptions& call, Callback<std::vector<Record>> done);
 
   // `PUT /Records` with `{appId, recordId, fields}`: record_id 0 creates (201; `recordId` left
   // out, sent non-idempotent), otherwise updates only `fields` (200). `fields` must not be empty.
   void SaveRecord(int app_id, int64_t record_id, std::map<int, FieldValue> fields,
-                  absl::Time deadline, Callback<SaveResult> done);
+                  const CallOptions& call, Callback<SaveResult> done);
 
   // `DELETE /Records/appId/{appId}/recordId/{recordId}` (204). 404 gives NOT_FOUND.
-  void DeleteRecord(int app_id, int64_t record_id, absl::Time deadline, DoneCallback done);
+  void DeleteRecord(int app_id, int64_t record_id, const CallOptions& call, DoneCallback done);
 
   // `GET /Fields/appId/{appId}?PageNumber=n&PageSize=s` over every page.
-  void GetFieldsByApp(int app_id, absl::Time deadline, Callback<std::vector<Field>> done);
+  void GetFieldsByApp(int app_id, const CallOptions& call, Callback<std::vector<Field>> done);
 
   // `PUT /Lists/id/{listId}/items` with `{"name": …}`: creates a list value and returns its GUID.
-  void AddListValue(int list_id, std::string name, absl::Time deadline, Callback<std::string> done);
+  void AddListValue(int list_id, std::string name, const CallOptions& call,
+                    Callback<std::string> done);
 
  private:
   OnspringClient(HttpTransport& transport, Scheduler& scheduler, std::string base_url,
@@ -195,7 +196,7 @@ class OnspringClient {
   struct QueryState;
   struct FieldsState;
 
-  HttpRequest NewRequest(std::string method, std::string path, absl::Time deadline) const;
+  HttpRequest NewRequest(std::string method, std::string path, const CallOptions& call) const;
   template <typename T>
   void Fail(Callback<T> done, absl::Status status);
   void QueryPage(std::shared_ptr<QueryState> state);

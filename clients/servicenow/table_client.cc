@@ -357,12 +357,12 @@ absl::StatusOr<std::string> TableClient::ListUrl(const ListRequest& request) con
   return url;
 }
 
-void TableClient::FetchPage(std::string url, absl::Time deadline, Callback<TablePage> done) {
+void TableClient::FetchPage(std::string url, const CallOptions& call, Callback<TablePage> done) {
   HttpRequest http;
   http.method = "GET";
   http.url = std::move(url);
-  http.deadline = deadline;
   http.headers = {{"Accept", "application/json"}};
+  call.ApplyTo(http);
   std::string what = absl::StrCat("ServiceNow GET ", PathOf(http.url));
   Execute(
       std::move(http), /*retried=*/false,
@@ -411,7 +411,7 @@ void TableClient::List(ListRequest request, Callback<TablePage> done) {
     return;
   }
   const DisplayValue dv = request.display_value;
-  FetchPage(*std::move(url), request.deadline,
+  FetchPage(*std::move(url), request.call,
             [dv, done = std::move(done)](absl::StatusOr<TablePage> page) mutable {
               if (page.ok()) NarrowRows(page->rows, dv);
               std::move(done)(std::move(page));
@@ -447,8 +447,8 @@ void TableClient::NextPage(std::shared_ptr<PageLoop> loop) {
   const DisplayValue dv = loop->request.display_value;
   // Read before `loop` is moved into the callback (argument evaluation order is unspecified).
   std::string url = loop->url;
-  const absl::Time deadline = loop->request.deadline;
-  FetchPage(std::move(url), deadline,
+  const CallOptions call = loop->request.call;
+  FetchPage(std::move(url), call,
             [this, dv, loop = std::move(loop)](absl::StatusOr<TablePage> page) mutable {
               if (!page.ok()) {
                 std::move(loop->done)(page.status());
@@ -531,8 +531,8 @@ void TableClient::Get(GetRequest request, Callback<Row> done) {
   absl::StrAppend(
       &http.url, "sysparm_display_value=", ToAbsl(DisplayValueParam(request.display_value)),
       "&sysparm_exclude_reference_link=", request.exclude_reference_link ? "true" : "false");
-  http.deadline = request.deadline;
   http.headers = {{"Accept", "application/json"}};
+  request.call.ApplyTo(http);
   std::string what = absl::StrCat("ServiceNow GET ", PathOf(http.url));
   const DisplayValue dv = request.display_value;
   Execute(std::move(http), /*retried=*/false,
@@ -580,7 +580,7 @@ void TableClient::LookupByKey(LookupRequest request, Callback<std::optional<Row>
   list.exclude_reference_link = request.exclude_reference_link;
   list.limit = 2;
   list.no_count = true;
-  list.deadline = request.deadline;
+  list.call = request.call;
   auto shared = std::make_shared<LookupRequest>(std::move(request));
   List(std::move(list), [this, shared, query = *std::move(query), fields = std::move(fields),
                          done = std::move(done)](absl::StatusOr<TablePage> page) mutable {
@@ -633,7 +633,7 @@ void TableClient::LookupFallback(std::shared_ptr<LookupRequest> request, std::st
   list.exclude_reference_link = request->exclude_reference_link;
   list.limit = kLookupFallbackPage;
   list.no_count = true;
-  list.deadline = request->deadline;
+  list.call = request->call;
   ForEachPage(
       std::move(list),
       [state, request](TablePage& page) {

@@ -90,7 +90,7 @@ struct ListRequest {
   // `sysparm_no_count`: skip the count (no X-Total-Count comes back).
   bool no_count = true;
   // For the whole call (every page, the 401 retry included).
-  absl::Time deadline = absl::InfiniteFuture();
+  CallOptions call = {};
 };
 
 struct TablePage {
@@ -110,7 +110,7 @@ struct GetRequest {
   std::vector<std::string> fields = {};
   DisplayValue display_value = DisplayValue::kFalse;
   bool exclude_reference_link = true;
-  absl::Time deadline = absl::InfiniteFuture();
+  CallOptions call = {};
 };
 
 struct LookupRequest {
@@ -122,7 +122,7 @@ struct LookupRequest {
   // The key is compared against FieldValue::value, i.e. the raw value unless kTrue.
   DisplayValue display_value = DisplayValue::kFalse;
   bool exclude_reference_link = true;
-  absl::Time deadline = absl::InfiniteFuture();
+  CallOptions call = {};
 };
 
 class TableClient {
@@ -181,7 +181,7 @@ class TableClient {
   template <typename T>
   void Fail(Callback<T> done, absl::Status status);
   absl::StatusOr<std::string> ListUrl(const ListRequest& request) const;
-  void FetchPage(std::string url, absl::Time deadline, Callback<TablePage> done);
+  void FetchPage(std::string url, const CallOptions& call, Callback<TablePage> done);
   void NextPage(std::shared_ptr<PageLoop> loop);
   void LookupFallback(std::shared_ptr<LookupRequest> request, std::string query,
                       std::vector<std::string> fields, Callback<std::optional<Row>> done);

@@ -237,6 +237,11 @@ class BatchRunner {
     return absl::OkStatus();
   }
 
+  // The options of one upstream call starting now.
+  clients::CallOptions CallFromNow() const {
+    return clients::CallOptions(absl::Now() + run_.options.call_timeout, run_.traceparent);
+  }
+
   absl::StatusOr<TablePage> ReadPage(const std::string& query, int64_t offset, bool count) {
     clients::servicenow::ListRequest request{
         .table = table_,
@@ -245,7 +250,7 @@ class BatchRunner {
         .limit = run_.options.page_size,
         .offset = offset,
         .no_count = !count,
-        .deadline = absl::Now() + run_.options.call_timeout,
+        .call = CallFromNow(),
     };
     clients::servicenow::TableClient& client = *run_.upstreams.servicenow;
     return Await<TablePage>([&](auto done) { client.List(std::move(request), std::move(done)); });
@@ -332,9 +337,8 @@ class BatchRunner {
     absl::StatusOr<std::string> filter = clients::onspring::AnyOf(target.key_field_id(), keys);
     if (!filter.ok()) return filter.status();
     clients::onspring::OnspringClient& client = *run_.upstreams.onspring;
-    const absl::Time deadline = absl::Now() + run_.options.call_timeout;
     absl::StatusOr<std::vector<Record>> records = Await<std::vector<Record>>([&](auto done) {
-      client.QueryRecords(target.app_id(), *std::move(filter), target_field_ids_, deadline,
+      client.QueryRecords(target.app_id(), *std::move(filter), target_field_ids_, CallFromNow(),
                           std::move(done));
     });
     if (!records.ok()) return records.status();
@@ -374,7 +378,7 @@ class BatchRunner {
     for (const RowWork& work : *works) page_rows.push_back(&work.row);
     std::promise<absl::Status> prefetched;
     run_.engine->PrefetchReferences(
-        *run_.profile, run_.upstreams, page_rows, absl::Now() + run_.options.call_timeout,
+        *run_.profile, run_.upstreams, page_rows, CallFromNow(),
         [&prefetched](absl::Status status) { prefetched.set_value(std::move(status)); });
     absl::Status found = FindTargets(*works);
     absl::Status references = prefetched.get_future().get();
@@ -405,17 +409,17 @@ class BatchRunner {
         ++state->running;
       }
       // The callback may run inline: no lock is held here.
-      run_.engine->RunForRow(
-          run_.profile, run_.upstreams, std::move(work.row), std::move(work.target), run_.mode,
-          absl::Now() + run_.options.call_timeout, [state, i](absl::StatusOr<SyncResult> result) {
-            std::lock_guard<std::mutex> lock(state->mu);
-            if (!result.ok() && StopsTheRun(result.status())) {
-              state->stop = true;
-            }
-            state->rows[i].result = std::move(result);
-            --state->running;
-            state->changed.notify_all();
-          });
+      run_.engine->RunForRow(run_.profile, run_.upstreams, std::move(work.row),
+                             std::move(work.target), run_.mode, CallFromNow(),
+                             [state, i](absl::StatusOr<SyncResult> result) {
+                               std::lock_guard<std::mutex> lock(state->mu);
+                               if (!result.ok() && StopsTheRun(result.status())) {
+                                 state->stop = true;
+                               }
+                               state->rows[i].result = std::move(result);
+                               --state->running;
+                               state->changed.notify_all();
+                             });
     }
     {
       std::unique_lock<std::mutex> lock(state->mu);

@@ -78,6 +78,8 @@ struct BatchRun {
   // Where to start: the counters so far and the cursor of the last row done ("" = the start).
   onsync::v1::BatchProgress progress;
   BatchOptions options;
+  // W3C traceparent sent on every upstream request of the run; empty for none.
+  std::string traceparent;
   // Called after every page with the counters and the cursor of its last row done; must store
   // them durably before returning. An error stops the run with that error. Null: not stored.
   absl::AnyInvocable<absl::Status(const onsync::v1::BatchProgress&)> checkpoint;

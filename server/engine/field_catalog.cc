@@ -35,12 +35,12 @@ FieldCatalog::FieldCatalog(const clients::Clock& clock, CacheOptions options)
       recently_added_(clock, kRecentAdds, kRecentAddsMax) {}
 
 void FieldCatalog::Get(OnspringClient& client, std::string_view scope, int app_id,
-                       absl::Time deadline, Callback<AppFields> done) {
+                       const clients::CallOptions& call, Callback<AppFields> done) {
   std::string key = AppKey(scope, app_id);
   if (std::optional<AppFields> fields = cache_.Get(key)) return std::move(done)(*fields);
   reads_.Do(key, std::move(done),
-            [this, &client, key, app_id, deadline](SingleFlight<AppFields>::Finish finish) {
-              client.GetFieldsByApp(app_id, deadline,
+            [this, &client, key, app_id, call](SingleFlight<AppFields>::Finish finish) {
+              client.GetFieldsByApp(app_id, call,
                                     [this, key, finish = std::move(finish)](
                                         absl::StatusOr<std::vector<Field>> fields) mutable {
                                       if (!fields.ok()) return std::move(finish)(fields.status());
@@ -55,19 +55,19 @@ void FieldCatalog::Get(OnspringClient& client, std::string_view scope, int app_i
 }
 
 void FieldCatalog::AddListValueOnce(OnspringClient& client, std::string_view scope, int app_id,
-                                    int list_id, std::string name, absl::Time deadline,
+                                    int list_id, std::string name, const clients::CallOptions& call,
                                     Callback<std::string> done) {
   std::string key = absl::StrCat(ToAbsl(scope), absl::string_view("\0", 1), "list/", list_id,
                                  absl::string_view("\0", 1), name);
   if (std::optional<std::string> id = recently_added_.Get(key)) return std::move(done)(*id);
   adds_.Do(key, std::move(done),
            [this, &client, key, app_key = AppKey(scope, app_id), list_id, name = std::move(name),
-            deadline](SingleFlight<std::string>::Finish finish) mutable {
+            call](SingleFlight<std::string>::Finish finish) mutable {
              // An add that ended between the check above and this flight left its value.
              if (std::optional<std::string> id = recently_added_.Get(key)) {
                return std::move(finish)(*id);
              }
-             client.AddListValue(list_id, std::move(name), deadline,
+             client.AddListValue(list_id, std::move(name), call,
                                  [this, key, app_key, finish = std::move(finish)](
                                      absl::StatusOr<std::string> id) mutable {
                                    if (id.ok()) {

@@ -45,11 +45,11 @@ class FieldCatalog {
   FieldCatalog(const clients::Clock& clock, CacheOptions options);
 
   void Get(clients::onspring::OnspringClient& client, std::string_view scope, int app_id,
-           absl::Time deadline, Callback<AppFields> done);
+           const clients::CallOptions& call, Callback<AppFields> done);
 
   // Returns the new value's id.
   void AddListValueOnce(clients::onspring::OnspringClient& client, std::string_view scope,
-                        int app_id, int list_id, std::string name, absl::Time deadline,
+                        int app_id, int list_id, std::string name, const clients::CallOptions& call,
                         Callback<std::string> done);
 
   CacheStats cache_stats() const { return cache_.stats(); }

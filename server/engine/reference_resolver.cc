@@ -53,7 +53,7 @@ std::optional<int64_t> ReferenceResolver::Known(const std::string& key) {
 
 void ReferenceResolver::Find(OnspringClient& client, std::string_view scope, int app_id,
                              int match_field_id, std::vector<std::string> values,
-                             absl::Time deadline, Callback<Matches> done) {
+                             const clients::CallOptions& call, Callback<Matches> done) {
   Matches matches;
   std::vector<std::string> unknown;
   std::set<std::string, std::less<>> seen;
@@ -69,7 +69,7 @@ void ReferenceResolver::Find(OnspringClient& client, std::string_view scope, int
   absl::StatusOr<std::string> filter = clients::onspring::AnyOf(match_field_id, unknown);
   if (!filter.ok()) return std::move(done)(filter.status());
   client.QueryRecords(
-      app_id, *std::move(filter), {match_field_id}, deadline,
+      app_id, *std::move(filter), {match_field_id}, call,
       [this, scope = std::string(scope), app_id, match_field_id, matches = std::move(matches),
        wanted = std::set<std::string, std::less<>>(unknown.begin(), unknown.end()),
        done = std::move(done)](absl::StatusOr<std::vector<Record>> records) mutable {
@@ -98,8 +98,8 @@ void ReferenceResolver::Find(OnspringClient& client, std::string_view scope, int
 
 void ReferenceResolver::CreateOnce(OnspringClient& client, std::string_view scope, int app_id,
                                    int match_field_id, std::string value,
-                                   std::map<int, FieldValue> fields, absl::Time deadline,
-                                   Callback<CreateResult> done) {
+                                   std::map<int, FieldValue> fields,
+                                   const clients::CallOptions& call, Callback<CreateResult> done) {
   std::string key = Key(scope, app_id, match_field_id, value);
   if (std::optional<int64_t> id = Known(key)) return std::move(done)(CreateResult{*id, false});
   // Set by the flight's leader when its request creates the record. Written before `finish`,
@@ -111,11 +111,11 @@ void ReferenceResolver::CreateOnce(OnspringClient& client, std::string_view scop
         if (!id.ok()) return std::move(done)(id.status());
         std::move(done)(CreateResult{*id, *created_here});
       },
-      [this, &client, key, app_id, fields = std::move(fields), deadline,
+      [this, &client, key, app_id, fields = std::move(fields), call,
        created_here](SingleFlight<int64_t>::Finish finish) mutable {
         // A create that ended between the check above and this flight left its record.
         if (std::optional<int64_t> id = Known(key)) return std::move(finish)(*id);
-        client.SaveRecord(app_id, 0, std::move(fields), deadline,
+        client.SaveRecord(app_id, 0, std::move(fields), call,
                           [this, key, created_here, finish = std::move(finish)](
                               absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
                             if (!saved.ok()) return std::move(finish)(saved.status());

@@ -61,15 +61,15 @@ class ReferenceResolver {
   ReferenceResolver(const clients::Clock& clock, CacheOptions options);
 
   void Find(clients::onspring::OnspringClient& client, std::string_view scope, int app_id,
-            int match_field_id, std::vector<std::string> values, absl::Time deadline,
+            int match_field_id, std::vector<std::string> values, const clients::CallOptions& call,
             Callback<Matches> done);
 
   // `fields` are the new record's fields (the caller renders them from the profile's create
   // templates).
   void CreateOnce(clients::onspring::OnspringClient& client, std::string_view scope, int app_id,
                   int match_field_id, std::string value,
-                  std::map<int, clients::onspring::FieldValue> fields, absl::Time deadline,
-                  Callback<CreateResult> done);
+                  std::map<int, clients::onspring::FieldValue> fields,
+                  const clients::CallOptions& call, Callback<CreateResult> done);
 
   CacheStats cache_stats() const { return cache_.stats(); }
 

@@ -139,13 +139,13 @@ struct FieldPlan {
 class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
  public:
   RunState(SyncEngine& engine, std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
-           v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline, Callback done)
+           v1::Trigger trigger, v1::SyncMode mode, const clients::CallOptions& call, Callback done)
       : engine_(engine),
         profile_(std::move(profile)),
         upstreams_(std::move(upstreams)),
         trigger_(std::move(trigger)),
         mode_(mode),
-        deadline_(deadline),
+        call_(call),
         done_(std::move(done)) {}
 
   void Start() {
@@ -204,7 +204,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
          .key_field = source.key_field(),
          .value = trigger_.key(),
          .fields = std::move(fields),
-         .deadline = deadline_},
+         .call = call_},
         [self = shared_from_this()](absl::StatusOr<std::optional<Row>> row) {
           if (!row.ok()) return self->TaskDone(row.status());
           if (!row->has_value()) {
@@ -227,7 +227,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     // Onspring's {:Record Id} token need not be the API's record id: trust it only when the
     // record it names has the key.
     upstreams_.onspring->GetRecord(
-        target.app_id(), trigger_.record_id(), field_ids, deadline_,
+        target.app_id(), trigger_.record_id(), field_ids, call_,
         [self = shared_from_this(), field_ids](absl::StatusOr<Record> record) mutable {
           if (record.ok() && self->HasKey(*record)) return self->TargetFound(*std::move(record));
           if (!record.ok() && record.status().code() != absl::StatusCode::kNotFound) {
@@ -248,7 +248,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
         Filter::Eq(target.key_field_id(), Literal::String(trigger_.key())).Build();
     if (!filter.ok()) return TaskDone(filter.status());
     upstreams_.onspring->QueryRecords(
-        target.app_id(), *std::move(filter), std::move(field_ids), deadline_,
+        target.app_id(), *std::move(filter), std::move(field_ids), call_,
         [self = shared_from_this()](absl::StatusOr<std::vector<Record>> records) {
           if (!records.ok()) return self->TaskDone(records.status());
           const v1::Target& target = self->profile_->target();
@@ -310,7 +310,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
       }
       engine_.references_.Find(
           *upstreams_.onspring, upstreams_.onspring_scope, group.first, group.second,
-          std::move(values), deadline_,
+          std::move(values), call_,
           [self = shared_from_this(), group](absl::StatusOr<ReferenceResolver::Matches> found) {
             if (!found.ok()) return self->TaskDone(found.status());
             self->ResolveMissing(group, *std::move(found));
@@ -369,7 +369,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     }
     engine_.references_.CreateOnce(
         *upstreams_.onspring, upstreams_.onspring_scope, group.first, group.second, value,
-        std::move(fields), deadline_,
+        std::move(fields), call_,
         [self = shared_from_this(), group, value](absl::StatusOr<CreateResult> created) {
           if (!created.ok()) {
             return self->TaskDone(absl::Status(
@@ -396,7 +396,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
 
   void ResolveLists() {
     engine_.fields_.Get(*upstreams_.onspring, upstreams_.onspring_scope,
-                        profile_->target().app_id(), deadline_,
+                        profile_->target().app_id(), call_,
                         [self = shared_from_this()](absl::StatusOr<AppFields> fields) {
                           if (!fields.ok()) return self->TaskDone(fields.status());
                           self->AddMissingListValues(*std::move(fields));
@@ -431,8 +431,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     }
     for (Add& add : adds) {
       engine_.fields_.AddListValueOnce(*upstreams_.onspring, upstreams_.onspring_scope,
-                                       profile_->target().app_id(), add.list_id, add.name,
-                                       deadline_,
+                                       profile_->target().app_id(), add.list_id, add.name, call_,
                                        [self = shared_from_this(), list_id = add.list_id,
                                         name = add.name](absl::StatusOr<std::string> id) {
                                          if (!id.ok()) return self->TaskDone(id.status());
@@ -501,8 +500,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
     if (changed.empty() || mode_ == v1::SYNC_MODE_DRY_RUN) return Answer(std::move(result_));
     upstreams_.onspring->SaveRecord(
         profile_->target().app_id(), create_target_ ? 0 : target_->record_id, std::move(changed),
-        deadline_,
-        [self = shared_from_this()](absl::StatusOr<clients::onspring::SaveResult> saved) {
+        call_, [self = shared_from_this()](absl::StatusOr<clients::onspring::SaveResult> saved) {
           if (!saved.ok()) return self->Answer(saved.status());
           self->result_.set_written(true);
           if (self->create_target_) self->result_.set_target_record_id(saved->id);
@@ -654,7 +652,7 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
   const Upstreams upstreams_;
   const v1::Trigger trigger_;
   const v1::SyncMode mode_;
-  const absl::Time deadline_;
+  const clients::CallOptions call_;
 
   // Written by Start and Resolve (before the tasks they count start), read by Compose.
   std::vector<FieldPlan> plans_;
@@ -683,24 +681,26 @@ SyncEngine::~SyncEngine() = default;
 
 void SyncEngine::RunForRow(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
                            clients::servicenow::Row row, std::optional<Record> target,
-                           v1::SyncMode mode, absl::Time deadline, Callback done) {
+                           v1::SyncMode mode, const clients::CallOptions& call, Callback done) {
   v1::Trigger trigger;
   if (const auto key = row.Value(profile->source().key_field())) trigger.set_key(std::string(*key));
   if (target.has_value()) trigger.set_record_id(target->record_id);
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
-                             mode, deadline, Counted(std::move(done)))
+                             mode, call, Counted(std::move(done)))
       ->StartWithRow(row, std::move(target));
 }
 
 void SyncEngine::Run(std::shared_ptr<const v1::Profile> profile, Upstreams upstreams,
-                     v1::Trigger trigger, v1::SyncMode mode, absl::Time deadline, Callback done) {
+                     v1::Trigger trigger, v1::SyncMode mode, const clients::CallOptions& call,
+                     Callback done) {
   std::make_shared<RunState>(*this, std::move(profile), std::move(upstreams), std::move(trigger),
-                             mode, deadline, Counted(std::move(done)))
+                             mode, call, Counted(std::move(done)))
       ->Start();
 }
 
 void SyncEngine::PrefetchReferences(const v1::Profile& profile, const Upstreams& upstreams,
-                                    const std::vector<const Row*>& rows, absl::Time deadline,
+                                    const std::vector<const Row*>& rows,
+                                    const clients::CallOptions& call,
                                     absl::AnyInvocable<void(absl::Status) &&> done) {
   std::map<GroupKey, std::vector<std::string>> groups;
   for (const auto& [name, spec] : profile.fields()) {
@@ -725,7 +725,7 @@ void SyncEngine::PrefetchReferences(const v1::Profile& profile, const Upstreams&
   pending->done = std::move(done);
   for (auto& [group, values] : groups) {
     references_.Find(*upstreams.onspring, upstreams.onspring_scope, group.first, group.second,
-                     std::move(values), deadline,
+                     std::move(values), call,
                      [pending](absl::StatusOr<ReferenceResolver::Matches> found) {
                        absl::AnyInvocable<void(absl::Status) &&> finish;
                        absl::Status status;

@@ -107,9 +107,9 @@ class SyncEngine {
   SyncEngine& operator=(const SyncEngine&) = delete;
 
   // `mode` must be RESPOND, WRITE_BACK or DRY_RUN; `trigger.key` is required. Every upstream
-  // call is bounded by `deadline`.
+  // call is bounded by `call.deadline` and carries `call.traceparent`.
   void Run(std::shared_ptr<const onsync::v1::Profile> profile, Upstreams upstreams,
-           onsync::v1::Trigger trigger, onsync::v1::SyncMode mode, absl::Time deadline,
+           onsync::v1::Trigger trigger, onsync::v1::SyncMode mode, const clients::CallOptions& call,
            Callback done);
 
   // The same run for a ServiceNow row read already (a batch run's page), which must hold the
@@ -119,7 +119,7 @@ class SyncEngine {
   // new id), and DRY_RUN reports those fields as changes.
   void RunForRow(std::shared_ptr<const onsync::v1::Profile> profile, Upstreams upstreams,
                  clients::servicenow::Row row, std::optional<clients::onspring::Record> target,
-                 onsync::v1::SyncMode mode, absl::Time deadline, Callback done);
+                 onsync::v1::SyncMode mode, const clients::CallOptions& call, Callback done);
 
   // Resolves, with one query per referenced (app, match field), every reference entry of
   // `rows` (a batch page) that the cache does not hold, and caches the records found, so that
@@ -128,7 +128,8 @@ class SyncEngine {
   // inline when nothing needed a query.
   void PrefetchReferences(const onsync::v1::Profile& profile, const Upstreams& upstreams,
                           const std::vector<const clients::servicenow::Row*>& rows,
-                          absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done);
+                          const clients::CallOptions& call,
+                          absl::AnyInvocable<void(absl::Status) &&> done);
 
   EngineStats stats() const;
 

@@ -9,6 +9,7 @@
 #include "clients/http/http_status.h"
 #include "clients/http/retry_policy.h"
 #include "common/logging.h"
+#include "common/trace_context.h"
 #include "spdlog/spdlog.h"
 
 namespace onsync::jobs {
@@ -116,6 +117,10 @@ void WorkerPool::WorkerLoop() {
 }
 
 void WorkerPool::RunOne(const v1::Job& job) {
+  // Every line this attempt logs on this thread names the job and the trace of its request.
+  const logging::LogContext log_context{.job_id = job.id(),
+                                        .trace_id = TraceIdOf(job.traceparent())};
+  const logging::ScopedLogContext scoped_log_context(log_context);
   Attempt attempt(*this, job.id());
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,14 +1,25 @@
 #include "server/service/job_runner.h"
 
 #include <future>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/trace_context.h"
 #include "server/engine/batch_sync.h"
 
 namespace onsync::server {
+namespace {
+
+// An attempt is a hop of the trace of the request that created the job (a new trace for a
+// scheduled run).
+std::string AttemptTraceparent(const v1::Job& job) {
+  return ContinueOrStartTrace(job.traceparent()).ToTraceparent();
+}
+
+}  // namespace
 
 SyncJobRunner::SyncJobRunner(const ProfileMap& profiles, const UpstreamPool* upstreams,
                              engine::SyncEngine& engine, jobs::JobStore& store, Options options)
@@ -43,7 +54,8 @@ absl::StatusOr<v1::SyncResult> SyncJobRunner::RunEvent(
   const v1::SyncMode mode =
       job.mode() == v1::SYNC_MODE_UNSPECIFIED ? v1::SYNC_MODE_WRITE_BACK : job.mode();
   engine_.Run(
-      profile, std::move(upstreams), job.trigger(), mode, absl::Now() + options_.attempt_timeout,
+      profile, std::move(upstreams), job.trigger(), mode,
+      clients::CallOptions(absl::Now() + options_.attempt_timeout, AttemptTraceparent(job)),
       [&promise](absl::StatusOr<v1::SyncResult> result) { promise.set_value(std::move(result)); });
   return promise.get_future().get();
 }
@@ -58,6 +70,7 @@ absl::StatusOr<v1::SyncResult> SyncJobRunner::RunBatchJob(
   run.mode = job.mode() == v1::SYNC_MODE_DRY_RUN ? v1::SYNC_MODE_DRY_RUN : v1::SYNC_MODE_WRITE_BACK;
   run.progress = job.progress();
   run.options.parallelism = options_.batch_parallelism;
+  run.traceparent = AttemptTraceparent(job);
   switch (job.batch().range_case()) {
     case v1::BatchSpec::kSince:
       run.since = absl::FormatTime("%Y-%m-%d %H:%M:%S",

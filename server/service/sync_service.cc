@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -14,6 +15,7 @@
 #include "common/logging.h"
 #include "common/status_grpc.h"
 #include "common/string_view.h"
+#include "common/trace_context.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "server/config/config_loader.h"
@@ -31,6 +33,8 @@ constexpr int kDefaultMaxInFlight = 256;
 // Upstream calls end this much before the call's deadline, so that the sync answers with its
 // own DEADLINE_EXCEEDED (naming what was slow) before gRPC cancels the call.
 constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(20);
+// A caller's request id is logged up to this length.
+constexpr size_t kMaxLoggedRequestId = 128;
 
 engine::EngineOptions EngineOptionsFrom(const Config& config) {
   engine::EngineOptions options;
@@ -102,6 +106,32 @@ ListProfilesResponse BuildProfiles(const Config& config) {
 
 }  // namespace
 
+struct SyncServiceImpl::CallTrace {
+  // The request's own request_id (the job idempotency key); may be empty.
+  std::string request_id;
+  // This server's hop of the caller's trace, or of a new trace.
+  std::string traceparent;
+  // request_id (else the caller's x-request-id) and the trace id.
+  logging::LogContext log;
+};
+
+SyncServiceImpl::CallTrace SyncServiceImpl::TraceCall(const grpc::CallbackServerContext& context,
+                                                      std::string_view request_id) {
+  const auto& metadata = context.client_metadata();
+  const auto Metadata = [&metadata](const char* name) -> std::optional<std::string_view> {
+    const auto found = metadata.find(name);
+    if (found == metadata.end()) return std::nullopt;
+    return std::string_view(found->second.data(), found->second.size());
+  };
+  const TraceContext trace = ContinueOrStartTrace(Metadata("traceparent"));
+  CallTrace call{.request_id = std::string(request_id), .traceparent = trace.ToTraceparent()};
+  std::string_view shown_id = request_id;
+  if (shown_id.empty()) shown_id = Metadata("x-request-id").value_or("");
+  call.log.request_id = std::string(shown_id.substr(0, kMaxLoggedRequestId));
+  call.log.trace_id = trace.trace_id;
+  return call;
+}
+
 struct SyncServiceImpl::Prepared {
   std::shared_ptr<const v1::Profile> profile;
   std::string profile_name;
@@ -145,7 +175,7 @@ SyncServiceImpl::SyncServiceImpl(std::shared_ptr<const Config> config,
         std::move(schedules), [this](const std::string& profile) {
           v1::BatchSpec incremental;
           incremental.set_incremental(true);
-          return EnqueueBatch(profile, incremental, v1::SYNC_MODE_WRITE_BACK, "").status();
+          return EnqueueBatch(profile, incremental, v1::SYNC_MODE_WRITE_BACK, nullptr).status();
         });
     scheduler_->Start();
   }
@@ -183,7 +213,7 @@ absl::StatusOr<std::shared_ptr<const v1::Profile>> SyncServiceImpl::FindProfile(
 absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueEvent(std::string_view profile,
                                                                   v1::Trigger trigger,
                                                                   v1::SyncMode mode,
-                                                                  std::string_view request_id) {
+                                                                  const CallTrace& trace) {
   absl::StatusOr<jobs::JobStore*> store = Store();
   if (!store.ok()) return store.status();
   const v1::JobsConfig& config = config_->jobs();
@@ -192,8 +222,9 @@ absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueEvent(std::string_vi
   job.job.set_kind(v1::JOB_KIND_EVENT);
   job.job.set_mode(mode);
   job.job.set_max_attempts(config.max_attempts() > 0 ? config.max_attempts() : 8);
-  job.dedupe_key = request_id.empty() ? EventDedupeKey(profile, trigger)
-                                      : absl::StrCat("request:", ToAbsl(request_id));
+  job.job.set_traceparent(trace.traceparent);
+  job.dedupe_key = trace.request_id.empty() ? EventDedupeKey(profile, trigger)
+                                            : absl::StrCat("request:", trace.request_id);
   trigger.clear_body();
   *job.job.mutable_trigger() = std::move(trigger);
   job.dedupe_window =
@@ -272,16 +303,16 @@ grpc::ServerUnaryReactor* SyncServiceImpl::SyncRecord(grpc::CallbackServerContex
   } else {
     deadline -= kDeadlineMargin;
   }
+  const CallTrace trace = TraceCall(*context, request->request_id());
   absl::StatusOr<Prepared> prepared = Prepare(*request);
   if (!prepared.ok()) {
-    spdlog::info("sync refused: {}", prepared.status());
+    logging::Log(trace.log, logging::Level::kInfo, "sync refused: {}", prepared.status());
     reactor->Finish(ToGrpcStatus(prepared.status()));
     return reactor;
   }
   if (prepared->mode == v1::SYNC_MODE_UNSPECIFIED) {
-    absl::StatusOr<jobs::EnqueueResult> enqueued =
-        EnqueueEvent(prepared->profile_name, std::move(prepared->trigger), v1::SYNC_MODE_WRITE_BACK,
-                     request->request_id());
+    absl::StatusOr<jobs::EnqueueResult> enqueued = EnqueueEvent(
+        prepared->profile_name, std::move(prepared->trigger), v1::SYNC_MODE_WRITE_BACK, trace);
     if (enqueued.ok()) {
       *response->mutable_job() = std::move(enqueued->job);
       response->set_deduplicated(enqueued->deduplicated);
@@ -297,21 +328,23 @@ grpc::ServerUnaryReactor* SyncServiceImpl::SyncRecord(grpc::CallbackServerContex
   }
   engine_.Run(
       prepared->profile, std::move(prepared->upstreams), prepared->trigger, prepared->mode,
-      deadline,
-      [this, reactor, response, start, profile = prepared->profile_name,
+      clients::CallOptions(deadline, trace.traceparent),
+      [this, reactor, response, start, log = trace.log, profile = prepared->profile_name,
        key = prepared->trigger.key(),
        mode = prepared->mode](absl::StatusOr<v1::SyncResult> result) {
         const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
         const std::string shown_key = clients::Redactor::Global().Redact(key.substr(0, 200));
         if (result.ok()) {
-          spdlog::info(
+          logging::Log(
+              log, logging::Level::kInfo,
               "sync ok: profile={} key=\"{}\" mode={} ms={} created={} changes={} written={} "
               "warnings={}",
               profile, shown_key, v1::SyncMode_Name(mode), ms, result->created_size(),
               result->changes_size(), result->written(), result->warnings_size());
           *response->mutable_result() = *std::move(result);
         } else {
-          spdlog::warn("sync failed: profile={} key=\"{}\" mode={} ms={}: {}", profile, shown_key,
+          logging::Log(log, logging::Level::kWarn,
+                       "sync failed: profile={} key=\"{}\" mode={} ms={}: {}", profile, shown_key,
                        v1::SyncMode_Name(mode), ms, result.status());
         }
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -347,8 +380,8 @@ grpc::ServerUnaryReactor* SyncServiceImpl::EnqueueSync(
     return Answer(context, absl::FailedPreconditionError(absl::StrCat(
                                "profile ", request->profile(), " has no target to write to")));
   }
-  absl::StatusOr<jobs::EnqueueResult> enqueued =
-      EnqueueEvent(request->profile(), std::move(trigger), mode, request->request_id());
+  absl::StatusOr<jobs::EnqueueResult> enqueued = EnqueueEvent(
+      request->profile(), std::move(trigger), mode, TraceCall(*context, request->request_id()));
   if (enqueued.ok()) {
     *response->mutable_job() = std::move(enqueued->job);
     response->set_deduplicated(enqueued->deduplicated);
@@ -376,8 +409,9 @@ grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(
   if (mode == v1::SYNC_MODE_RESPOND) {
     return Answer(context, absl::InvalidArgumentError("a batch run is WRITE_BACK or DRY_RUN"));
   }
+  const CallTrace trace = TraceCall(*context, request->request_id());
   absl::StatusOr<jobs::EnqueueResult> enqueued =
-      EnqueueBatch(request->profile(), request->batch(), mode, request->request_id());
+      EnqueueBatch(request->profile(), request->batch(), mode, &trace);
   if (enqueued.ok()) *response->mutable_job() = std::move(enqueued->job);
   return Answer(context, enqueued.status());
 }
@@ -385,7 +419,7 @@ grpc::ServerUnaryReactor* SyncServiceImpl::StartBatchSync(
 absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueBatch(std::string_view profile,
                                                                   const v1::BatchSpec& batch,
                                                                   v1::SyncMode mode,
-                                                                  std::string_view request_id) {
+                                                                  const CallTrace* trace) {
   absl::StatusOr<jobs::JobStore*> store = Store();
   if (!store.ok()) return store.status();
   jobs::NewJob job;
@@ -394,7 +428,10 @@ absl::StatusOr<jobs::EnqueueResult> SyncServiceImpl::EnqueueBatch(std::string_vi
   job.job.set_mode(mode);
   *job.job.mutable_batch() = batch;
   job.job.set_max_attempts(config_->jobs().max_attempts() > 0 ? config_->jobs().max_attempts() : 8);
-  if (!request_id.empty()) job.dedupe_key = absl::StrCat("request:", ToAbsl(request_id));
+  if (trace != nullptr) {
+    job.job.set_traceparent(trace->traceparent);
+    if (!trace->request_id.empty()) job.dedupe_key = absl::StrCat("request:", trace->request_id);
+  }
   absl::StatusOr<jobs::EnqueueResult> enqueued = (*store)->Enqueue(std::move(job));
   if (enqueued.ok() && !enqueued->deduplicated) workers_->Wake();
   return enqueued;

@@ -90,6 +90,10 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
 
  private:
   struct Prepared;
+  // Who asked and in which trace: the request id, this server's traceparent, the log context.
+  struct CallTrace;
+  static CallTrace TraceCall(const grpc::CallbackServerContext& context,
+                             std::string_view request_id);
   // Everything SyncRecord needs before the engine runs, or the error to answer.
   absl::StatusOr<Prepared> Prepare(const onsync::v1::SyncRecordRequest& request) const;
   absl::StatusOr<std::shared_ptr<const onsync::v1::Profile>> FindProfile(
@@ -99,11 +103,12 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
   absl::StatusOr<jobs::EnqueueResult> EnqueueEvent(std::string_view profile,
                                                    onsync::v1::Trigger trigger,
                                                    onsync::v1::SyncMode mode,
-                                                   std::string_view request_id);
+                                                   const CallTrace& trace);
+  // `trace` is null for a scheduled run.
   absl::StatusOr<jobs::EnqueueResult> EnqueueBatch(std::string_view profile,
                                                    const onsync::v1::BatchSpec& batch,
                                                    onsync::v1::SyncMode mode,
-                                                   std::string_view request_id);
+                                                   const CallTrace* trace);
 
   const std::shared_ptr<const onsync::v1::Config> config_;
   // Built once: the configuration does not change while the server runs.

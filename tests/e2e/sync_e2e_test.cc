@@ -20,10 +20,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -426,6 +429,151 @@ TEST_F(SyncE2eTest, MetricsOfBothBinariesMoveWithAnEvent) {
   for (const std::string* text : {&gateway_after, &server_after}) {
     EXPECT_THAT(*text, Not(HasSubstr("Payroll")));
     EXPECT_THAT(*text, Not(HasSubstr("business_app")));
+  }
+}
+
+// Each line of a process's stderr, parsed (a test failure for a line that is not a JSON object
+// with time, level, component and message).
+std::vector<rapidjson::Document> JsonLogLines(const std::string& text) {
+  std::vector<rapidjson::Document> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    rapidjson::Document document;
+    document.Parse(line.data(), line.size());
+    EXPECT_TRUE(!document.HasParseError() && document.IsObject()) << line;
+    if (document.HasParseError() || !document.IsObject()) continue;
+    for (const char* key : {"time", "level", "component", "message"}) {
+      EXPECT_TRUE(document.HasMember(key) && document[key].IsString()) << key << " in " << line;
+    }
+    lines.push_back(std::move(document));
+  }
+  return lines;
+}
+
+std::string LogField(const rapidjson::Value& line, const char* name) {
+  return line.HasMember(name) && line[name].IsString() ? line[name].GetString() : "";
+}
+
+// The trace ids of the sandbox's logged requests, in order ("" for a request without a valid
+// traceparent).
+std::vector<std::string> UpstreamTraceIds(Sandbox& box) {
+  std::vector<std::string> ids;
+  for (const sandbox::RequestLogEntry& entry : box.request_log().Entries()) {
+    std::string id;
+    for (const auto& [name, value] : entry.headers) {
+      if (name == "traceparent" && value.size() == 55 && value.substr(0, 3) == "00-") {
+        id = value.substr(3, 32);
+      }
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+// W3C trace context: the caller's trace (or one the gateway starts) reaches every upstream request,
+// and every log line of the event (gateway access line, server sync line, each upstream call at
+// debug level) names it; every line of both processes is a JSON object.
+TEST_F(SyncE2eTest, TraceContextReachesEveryUpstreamRequestAndLogLineOfTheEvent) {
+  // Restart both at debug level (the suite's config logs at info).
+  for (std::optional<ChildProcess>* process : {&gateway_, &server_}) {
+    (*process)->Signal(SIGTERM);
+    ASSERT_TRUE((*process)->Wait(absl::Seconds(15)).ok());
+  }
+  std::string yaml = ReadTextFile(*config_path_);
+  const size_t level = yaml.find("level: info");
+  ASSERT_NE(level, std::string::npos);
+  yaml.replace(level, std::string("level: info").size(), "level: debug");
+  const std::string debug_config = WriteTempFile(yaml);
+  temp_files_.push_back(debug_config);
+  StartServer(debug_config);
+  ASSERT_FALSE(HasFatalFailure());
+  StartGateway({"--log_level", "debug"});
+  ASSERT_FALSE(HasFatalFailure());
+  box().request_log().Clear();
+
+  constexpr char kTraceId[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string caller_traceparent = absl::StrCat("00-", kTraceId, "-00f067aa0ba902b7-01");
+  auto traced = HttpRequest("127.0.0.1", gateway_port_, "POST", "/v1/outcomes/business_app",
+                            R"({"recordId": 1001, "name": "Payroll"})",
+                            {{"Content-Type", "application/json"},
+                             {"traceparent", caller_traceparent},
+                             {"x-request-id", "evt-trace-1"}});
+  ASSERT_TRUE(traced.ok()) << traced.status();
+  ASSERT_EQ(traced->status, 200) << traced->body;
+  const std::vector<std::string> first_ids = UpstreamTraceIds(box());
+  // The SN read, the users and regulations queries, and the save of the missing user.
+  ASSERT_EQ(first_ids.size(), 4u);
+  for (const std::string& id : first_ids) EXPECT_EQ(id, kTraceId);
+  for (const sandbox::RequestLogEntry& entry : box().request_log().Entries()) {
+    for (const auto& [name, value] : entry.headers) {
+      // Each hop has its own parent id: never the caller's.
+      if (name == "traceparent") EXPECT_NE(value, caller_traceparent);
+    }
+  }
+
+  // No traceparent: the gateway starts a trace.
+  box().request_log().Clear();
+  ASSERT_EQ(PostSync(PocBody("Payroll")).status, 200);
+  const std::vector<std::string> second_ids = UpstreamTraceIds(box());
+  ASSERT_FALSE(second_ids.empty());
+  const std::string started = second_ids.front();
+  EXPECT_THAT(started, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_NE(started, kTraceId);
+  for (const std::string& id : second_ids) EXPECT_EQ(id, started);
+
+  // Stopped, so that every line is written.
+  for (std::optional<ChildProcess>* process : {&gateway_, &server_}) {
+    (*process)->Signal(SIGTERM);
+    ASSERT_TRUE((*process)->Wait(absl::Seconds(15)).ok());
+  }
+  const std::vector<rapidjson::Document> gateway_lines = JsonLogLines(gateway_->Stderr());
+  const std::vector<rapidjson::Document> server_lines = JsonLogLines(server_->Stderr());
+  gateway_.reset();
+  server_.reset();
+
+  const auto lines_of = [](const std::vector<rapidjson::Document>& lines, const std::string& id) {
+    std::vector<const rapidjson::Document*> of_trace;
+    for (const rapidjson::Document& line : lines) {
+      if (LogField(line, "trace_id") == id) of_trace.push_back(&line);
+    }
+    return of_trace;
+  };
+  // The gateway's access line of each event.
+  const auto gateway_first = lines_of(gateway_lines, kTraceId);
+  ASSERT_EQ(gateway_first.size(), 1u);
+  EXPECT_EQ(LogField(*gateway_first[0], "component"), "gateway");
+  EXPECT_EQ(LogField(*gateway_first[0], "request_id"), "evt-trace-1");
+  EXPECT_THAT(LogField(*gateway_first[0], "message"),
+              HasSubstr("POST /v1/outcomes/business_app -> 200"));
+  const auto gateway_second = lines_of(gateway_lines, started);
+  ASSERT_EQ(gateway_second.size(), 1u);
+  EXPECT_THAT(LogField(*gateway_second[0], "message"), HasSubstr("POST /sync -> 200"));
+
+  // The server's lines: one per upstream call and the sync's own line, all with the trace id.
+  for (const auto& [id, upstream_calls, request_id] :
+       {std::tuple(std::string(kTraceId), first_ids.size(), std::string("evt-trace-1")),
+        std::tuple(started, second_ids.size(), std::string())}) {
+    const auto server_of_trace = lines_of(server_lines, id);
+    size_t upstream_lines = 0;
+    size_t sync_lines = 0;
+    for (const rapidjson::Document* line : server_of_trace) {
+      EXPECT_EQ(LogField(*line, "component"), "server");
+      const std::string message = LogField(*line, "message");
+      if (absl::StartsWith(message, "upstream ")) ++upstream_lines;
+      if (absl::StartsWith(message, "sync ok: profile=")) {
+        ++sync_lines;
+        EXPECT_EQ(LogField(*line, "request_id"), request_id);
+      }
+    }
+    EXPECT_EQ(upstream_lines, upstream_calls) << id;
+    EXPECT_EQ(sync_lines, 1u) << id;
+    EXPECT_EQ(server_of_trace.size(), upstream_lines + sync_lines) << id;
+  }
+  // Every upstream and sync line belongs to one of the two events.
+  for (const rapidjson::Document& line : server_lines) {
+    const std::string message = LogField(line, "message");
+    if (absl::StartsWith(message, "upstream ") || absl::StartsWith(message, "sync ok")) {
+      EXPECT_THAT(LogField(line, "trace_id"), ::testing::AnyOf(kTraceId, started)) << message;
+    }
   }
 }
 

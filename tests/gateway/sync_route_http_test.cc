@@ -1,9 +1,11 @@
 // `POST /sync` over real sockets: a real Gateway in front of a fake SyncService.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/trace_context.h"
 #include "gateway/routes/sync_route.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -395,12 +397,23 @@ TEST_F(SyncRouteTest, DeadlineAndTracingHeadersTravelWithTheCall) {
   EXPECT_GT(calls[0].time_left, kDefaultDeadline - absl::Seconds(2));
   EXPECT_LE(calls[0].time_left, kDefaultDeadline + kTimeoutRounding);
   EXPECT_FALSE(calls[0].metadata.contains("x-request-id"));
+  // No traceparent: the gateway starts a trace.
+  ASSERT_TRUE(calls[0].metadata.contains("traceparent"));
+  EXPECT_TRUE(ParseTraceparent(calls[0].metadata.find("traceparent")->second).has_value());
 
   EXPECT_GT(calls[1].time_left, absl::Seconds(1));
   EXPECT_LE(calls[1].time_left, absl::Seconds(3) + kTimeoutRounding);
   EXPECT_EQ(calls[1].metadata.find("x-request-id")->second, "req-42");
-  EXPECT_EQ(calls[1].metadata.find("traceparent")->second,
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  // The caller's trace, continued with the gateway's own parent id.
+  ASSERT_TRUE(calls[1].metadata.contains("traceparent"));
+  const std::optional<TraceContext> forwarded =
+      ParseTraceparent(calls[1].metadata.find("traceparent")->second);
+  ASSERT_TRUE(forwarded.has_value());
+  EXPECT_EQ(forwarded->trace_id, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_NE(forwarded->parent_id, "b7ad6b7169203331");
+  EXPECT_EQ(forwarded->flags, 1);
+  EXPECT_NE(ParseTraceparent(calls[2].metadata.find("traceparent")->second)->trace_id,
+            ParseTraceparent(calls[0].metadata.find("traceparent")->second)->trace_id);
   // The credentials travel in the request message only, never as metadata.
   EXPECT_FALSE(calls[1].metadata.contains("authorization"));
   EXPECT_FALSE(calls[1].metadata.contains("x-apikey"));
@@ -428,3 +441,57 @@ TEST_F(SyncRouteTest, NearbyPathsAreNotTheRoute) {
 
 }  // namespace
 }  // namespace onsync::gateway
+
+namespace onsync::testing {
+namespace {
+
+// The gateway balances calls over every address of its server target (round_robin).
+TEST(GatewayBalancingTest, CallsAreSpreadOverEveryServerAddress) {
+  FakeSyncService first;
+  FakeSyncService second;
+  std::vector<std::unique_ptr<grpc::Server>> servers;
+  std::vector<int> ports;
+  for (FakeSyncService* fake : {&first, &second}) {
+    onsync::v1::SyncRecordResponse response;
+    response.mutable_result()->set_mode(onsync::v1::SYNC_MODE_RESPOND);
+    response.mutable_result()->mutable_values();
+    fake->Answer(std::move(response));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(fake);
+    servers.push_back(builder.BuildAndStart());
+    ASSERT_NE(servers.back(), nullptr);
+    ports.push_back(port);
+  }
+  gateway::GatewayOptions options;
+  options.listen = "127.0.0.1:0";
+  options.server = absl::StrCat("ipv4:127.0.0.1:", ports[0], ",127.0.0.1:", ports[1]);
+  auto gateway = gateway::Gateway::Start(std::move(options));
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+
+  const auto call = [&] {
+    auto result = HttpRequest("127.0.0.1", (*gateway)->port(), "POST", "/v1/outcomes/p",
+                              R"({"recordId": 1})", {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->status, 200) << result->body;
+  };
+  // Until both connections are up, the ready one takes the calls.
+  for (int i = 0; i < 200 && (first.calls().empty() || second.calls().empty()); ++i) {
+    ASSERT_NO_FATAL_FAILURE(call());
+  }
+  ASSERT_FALSE(first.calls().empty());
+  ASSERT_FALSE(second.calls().empty());
+  // Then the calls alternate.
+  const size_t first_before = first.calls().size();
+  const size_t second_before = second.calls().size();
+  constexpr size_t kCalls = 20;
+  for (size_t i = 0; i < kCalls; ++i) ASSERT_NO_FATAL_FAILURE(call());
+  EXPECT_EQ(first.calls().size() - first_before, kCalls / 2);
+  EXPECT_EQ(second.calls().size() - second_before, kCalls / 2);
+  (*gateway).reset();
+  for (auto& server : servers) server->Shutdown();
+}
+
+}  // namespace
+}  // namespace onsync::testing

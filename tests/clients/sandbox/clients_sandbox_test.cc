@@ -100,7 +100,7 @@ class ClientsSandboxTest : public ::testing::Test {
                                       .key_field = "name",
                                       .value = name,
                                       .fields = {"name", "number", "it_application_owner.name"},
-                                      .deadline = absl::Now() + timeout};
+                                      .call = absl::Now() + timeout};
     return Await<std::optional<servicenow::Row>>(
         [&](auto done) { table_->LookupByKey(request, std::move(done)); });
   }
@@ -152,7 +152,7 @@ TEST_F(ClientsSandboxTest, WrongCredentialsAreUnauthenticated) {
       servicenow::TableClient::Create(*retrying_, *curl_, wrong, sandbox_->servicenow_url());
   ASSERT_TRUE(table.ok());
   const auto page = Await<servicenow::TablePage>([&](auto done) {
-    (*table)->List({.table = "sys_user", .deadline = absl::Now() + absl::Seconds(10)},
+    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)},
                    std::move(done));
   });
   EXPECT_EQ(page.status().code(), absl::StatusCode::kUnauthenticated) << page.status();
@@ -170,7 +170,7 @@ TEST_F(ClientsSandboxTest, UnknownRecordsAreNotFound) {
   const auto row = Await<servicenow::Row>([&](auto done) {
     table_->Get({.table = "sys_user",
                  .sys_id = "00000000000000000000000000000000",
-                 .deadline = absl::Now() + absl::Seconds(10)},
+                 .call = absl::Now() + absl::Seconds(10)},
                 std::move(done));
   });
   EXPECT_EQ(row.status().code(), absl::StatusCode::kNotFound) << row.status();
@@ -232,7 +232,7 @@ TEST_F(ClientsSandboxTest, ListAllFollowsManyShortPages) {
     table_->ListAll({.table = "sys_user",
                      .fields = {"user_name", "name"},
                      .limit = 2,
-                     .deadline = absl::Now() + absl::Seconds(10)},
+                     .call = absl::Now() + absl::Seconds(10)},
                     std::move(done));
   });
   ASSERT_TRUE(rows.ok()) << rows.status();
@@ -288,7 +288,7 @@ TEST_F(ClientsSandboxTest, OAuthTokensAreFetchedOnceAndRenewedAfterA401) {
     ASSERT_TRUE(table.ok());
     const auto list = [&] {
       return Await<servicenow::TablePage>([&](auto done) {
-        (*table)->List({.table = "sys_user", .deadline = absl::Now() + absl::Seconds(10)},
+        (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)},
                        std::move(done));
       });
     };
@@ -314,7 +314,7 @@ TEST_F(ClientsSandboxTest, OAuthTokensAreFetchedOnceAndRenewedAfterA401) {
       servicenow::TableClient::Create(*retrying_, *curl_, **oauth, sandbox_->servicenow_url());
   ASSERT_TRUE(table.ok());
   const auto page = Await<servicenow::TablePage>([&](auto done) {
-    (*table)->List({.table = "sys_user", .deadline = absl::Now() + absl::Seconds(10)},
+    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)},
                    std::move(done));
   });
   EXPECT_EQ(page.status().code(), absl::StatusCode::kUnauthenticated) << page.status();

@@ -92,7 +92,7 @@ TEST_F(TableClientTest, ListSendsExactUrlAndHeaders) {
   request.display_value = DisplayValue::kAll;
   request.limit = 50;
   request.offset = 100;
-  request.deadline = absl::FromUnixSeconds(2'000'000'000);
+  request.call = absl::FromUnixSeconds(2'000'000'000);
   absl::StatusOr<TablePage> page = List(request);
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_TRUE(page->rows.empty());
