@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
@@ -16,6 +17,7 @@
 #include "common/trace_context.h"
 #include "gateway/routes/error_response.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
+#include "server/config/durations.h"
 
 namespace onsync::gateway {
 namespace {
@@ -87,6 +89,36 @@ const char* MethodName(std::string_view method) {
 }
 
 }  // namespace
+
+absl::Status ApplyGatewayConfig(const v1::GatewayConfig& config, GatewayOptions& options) {
+  if (config.has_tls() || config.has_server_tls()) {
+    return absl::UnimplementedError(
+        "gateway.tls and gateway.server_tls are not supported by this gateway yet; terminate TLS "
+        "in front of it");
+  }
+  if (!config.listen().empty()) options.listen = config.listen();
+  if (!config.server().empty()) options.server = config.server();
+  if (config.threads() > 0) options.threads = config.threads();
+  if (config.max_body_bytes() > 0) options.max_body_bytes = config.max_body_bytes();
+  if (config.max_header_bytes() > 0) options.max_header_bytes = config.max_header_bytes();
+  options.read_timeout =
+      config::DurationOr(config.has_read_timeout(), config.read_timeout(), options.read_timeout);
+  options.idle_timeout =
+      config::DurationOr(config.has_idle_timeout(), config.idle_timeout(), options.idle_timeout);
+  options.deadlines.default_deadline = config::DurationOr(
+      config.has_default_deadline(), config.default_deadline(), options.deadlines.default_deadline);
+  options.deadlines.max_deadline = config::DurationOr(
+      config.has_max_deadline(), config.max_deadline(), options.deadlines.max_deadline);
+  if (config.max_concurrent_requests() > 0) {
+    options.max_concurrent_requests = config.max_concurrent_requests();
+  }
+  return absl::OkStatus();
+}
+
+bool IsLoopbackListen(std::string_view listen) {
+  const std::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(ToAbsl(host), "127.");
+}
 
 Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)),
@@ -205,6 +237,34 @@ void Gateway::Route(http::Request request, http::Respond respond) {
   if (request.path == "/readyz") {
     if (request.method != "GET") return std::move(counted)(MethodNotAllowed(request, "GET"));
     return probes_.HandleReadyz(std::move(request), std::move(counted));
+  }
+  if (options_.auth != nullptr) {
+    const std::string_view profile =
+        outcome_route_.Matches(request.path)
+            ? std::string_view(request.path).substr(kOutcomesPrefix.size())
+            : std::string_view();
+    absl::StatusOr<Admission> admitted = options_.auth->Check(request, profile, absl::Now());
+    if (!admitted.ok()) {
+      http::Response refused = ErrorResponse(admitted.status());
+      if (admitted.status().code() == absl::StatusCode::kUnauthenticated) {
+        // The challenge of this route's methods replaces ErrorResponse's generic one.
+        std::erase_if(refused.headers, [](const auto& header) {
+          return absl::EqualsIgnoreCase(header.first, "WWW-Authenticate");
+        });
+        refused.headers.emplace_back("WWW-Authenticate", options_.auth->Challenge(profile));
+      } else {
+        refused.headers.emplace_back("Retry-After", "1");
+      }
+      return std::move(counted)(std::move(refused));
+    }
+    if (!admitted->replay_key.empty()) {
+      // A signed delivery that failed on onsync's side may come again with the same id.
+      counted = [auth = options_.auth, admission = *std::move(admitted),
+                 respond = std::move(counted)](http::Response response) mutable {
+        if (response.status >= 500 || response.status == 429) auth->Release(admission);
+        std::move(respond)(std::move(response));
+      };
+    }
   }
   if (sync_service_route_.Matches(request.path)) {
     return sync_service_route_.Handle(std::move(request), std::move(counted));

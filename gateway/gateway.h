@@ -1,5 +1,8 @@
 // onsync-gateway assembled: the HTTP server, the gRPC channel to onsync-server, and the routes.
 //
+// Caller authentication (auth/caller_auth.h) guards every route but /healthz, /readyz and
+// /metrics: a refused request gets 401 with `WWW-Authenticate` and a JSON error.
+//
 // Routes: GET /healthz, GET /readyz (probes.h); POST /onsync.v1.SyncService/<Method>
 // (generic_rpc_route.h); POST /sync, the PoC's route (sync_route.h); POST /v1/outcomes/{profile},
 // Onspring's REST API outcome (outcome_route.h; 202 with the job for an async profile);
@@ -22,11 +25,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "gateway/auth/caller_auth.h"
 #include "gateway/routes/call_context.h"
 #include "gateway/routes/generic_rpc_route.h"
 #include "gateway/routes/jobs_route.h"
@@ -49,6 +54,8 @@ struct GatewayOptions {
   RpcDeadlines deadlines;
   int max_concurrent_requests = 1024;
   int max_message_bytes = 4 << 20;
+  // Who may call; null or open(): every route is open.
+  std::shared_ptr<CallerAuth> auth;
   // Where the gateway's metrics are registered and what GET /metrics serves; null:
   // metrics::Registry::Default().
   metrics::Registry* metrics = nullptr;
@@ -58,6 +65,13 @@ struct GatewayOptions {
 inline constexpr const char* kMetricRoutes[] = {
     "/sync",    "/v1/outcomes", "/v1/jobs", "/onsync.v1.SyncService",
     "/healthz", "/readyz",      "/metrics", "other"};
+
+// Sets the options `config` gives (fields left unset keep `options`' values). Errors:
+// UNIMPLEMENTED for `tls` / `server_tls`, which this gateway cannot serve yet.
+absl::Status ApplyGatewayConfig(const onsync::v1::GatewayConfig& config, GatewayOptions& options);
+
+// True when `listen`'s host is a loopback address (127.x.x.x, ::1, localhost).
+bool IsLoopbackListen(std::string_view listen);
 
 class Gateway final {
  public:

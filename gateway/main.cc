@@ -9,11 +9,17 @@
 #include "common/logging.h"
 #include "common/signals.h"
 #include "gateway/gateway.h"
+#include "server/config/config_loader.h"
+#include "server/config/secrets.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
-          "HTTP listen address host:port (port 0 picks one).");
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "gRPC target of onsync-server.");
+ABSL_FLAG(std::string, listen, "",
+          "HTTP listen address host:port (port 0 picks one). Default: the config's "
+          "gateway.listen, else 127.0.0.1:8080.");
+ABSL_FLAG(std::string, server, "",
+          "gRPC target of onsync-server(s) (host:port, ipv4:a:p,b:p or dns:///name:port; "
+          "round_robin over its addresses). Default: the config's gateway.server, else "
+          "127.0.0.1:50051.");
 ABSL_FLAG(int, threads, 2, "I/O threads.");
 ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Largest request body; larger gets 413.");
 ABSL_FLAG(int64_t, max_header_bytes, 16 << 10, "Largest request head; larger gets 431.");
@@ -28,6 +34,12 @@ ABSL_FLAG(int, max_concurrent_requests, 1024, "Requests in progress at once; mor
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time requests in progress get to finish after SIGTERM/SIGINT.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+ABSL_FLAG(
+    std::string, config, "",
+    "onsync YAML config: its `gateway` section and the profiles' caller auth. Settings it "
+    "leaves out keep the flags' values; --listen and --server given on the command line win.");
+ABSL_FLAG(bool, allow_unauthenticated, false,
+          "Serve without caller auth on a non-loopback address (otherwise refused at start).");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -44,8 +56,6 @@ int main(int argc, char** argv) {
   onsync::BlockTerminationSignals();
 
   onsync::gateway::GatewayOptions options;
-  options.listen = absl::GetFlag(FLAGS_listen);
-  options.server = absl::GetFlag(FLAGS_server);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   options.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
@@ -60,6 +70,39 @@ int main(int argc, char** argv) {
         "--threads, --max_body_bytes, --max_header_bytes and "
         "--max_concurrent_requests must be positive");
     return 2;
+  }
+
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (!config_path.empty()) {
+    auto config = onsync::config::LoadConfigFile(config_path, onsync::config::SystemSecretSource());
+    if (!config.ok()) {
+      spdlog::error("invalid configuration {}: {}", config_path, config.status().message());
+      return 2;
+    }
+    if (absl::Status applied = onsync::gateway::ApplyGatewayConfig(config->gateway(), options);
+        !applied.ok()) {
+      spdlog::error("{}: {}", config_path, applied.message());
+      return 2;
+    }
+    auto auth = onsync::gateway::CallerAuth::Create(*config, onsync::config::SystemSecretSource());
+    if (!auth.ok()) {
+      spdlog::error("{}: {}", config_path, auth.status().message());
+      return 2;
+    }
+    options.auth = *std::move(auth);
+  }
+  if (!absl::GetFlag(FLAGS_listen).empty()) options.listen = absl::GetFlag(FLAGS_listen);
+  if (!absl::GetFlag(FLAGS_server).empty()) options.server = absl::GetFlag(FLAGS_server);
+  if ((options.auth == nullptr || options.auth->open()) &&
+      !onsync::gateway::IsLoopbackListen(options.listen)) {
+    if (!absl::GetFlag(FLAGS_allow_unauthenticated)) {
+      spdlog::error(
+          "refusing to serve {} without caller auth: configure gateway.auth (--config) or pass "
+          "--allow_unauthenticated",
+          options.listen);
+      return 2;
+    }
+    spdlog::warn("serving {} without caller auth (--allow_unauthenticated)", options.listen);
   }
 
   auto gateway = onsync::gateway::Gateway::Start(options);

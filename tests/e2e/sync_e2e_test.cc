@@ -577,6 +577,42 @@ TEST_F(SyncE2eTest, TraceContextReachesEveryUpstreamRequestAndLogLineOfTheEvent)
   }
 }
 
+// The gateway binary takes its caller auth from the config; without any it serves loopback only.
+TEST_F(SyncE2eTest, GatewayWithACallerAuthConfigRefusesCallersWithoutTheToken) {
+  (*gateway_).Signal(SIGTERM);
+  ASSERT_TRUE(gateway_->Wait(absl::Seconds(15)).ok());
+  const std::string token_file = WriteTempFile("e2e-t0ken\n");
+  temp_files_.push_back(token_file);
+  const std::string config = WriteTempFile(
+      absl::StrCat(ReadTextFile(*config_path_),
+                   "gateway:\n  auth:\n    - bearer: {token_file: ", token_file, "}\n"));
+  temp_files_.push_back(config);
+  StartGateway({"--config", config});
+  ASSERT_FALSE(HasFatalFailure());
+
+  const std::string body = R"({"recordId": 1001, "name": "Payroll"})";
+  auto refused = HttpRequest("127.0.0.1", gateway_port_, "POST", "/v1/outcomes/business_app", body,
+                             {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(refused->Header("www-authenticate").value_or(""), R"(Bearer realm="onsync")");
+  EXPECT_EQ(box().request_log().Entries().size(), 0u);
+  auto admitted =
+      HttpRequest("127.0.0.1", gateway_port_, "POST", "/v1/outcomes/business_app", body,
+                  {{"Content-Type", "application/json"}, {"Authorization", "Bearer e2e-t0ken"}});
+  ASSERT_TRUE(admitted.ok()) << admitted.status();
+  EXPECT_EQ(admitted->status, 200) << admitted->body;
+
+  // No caller auth on a non-loopback address: refused at start.
+  auto open = ChildProcess::Start({BinaryPath("onsync-gateway"), "--listen", "0.0.0.0:0",
+                                   "--server", absl::StrCat("127.0.0.1:", server_port_)});
+  ASSERT_TRUE(open.ok()) << open.status();
+  const absl::StatusOr<int> code = open->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(open->Stderr(), HasSubstr("refusing to serve 0.0.0.0:0 without caller auth"));
+}
+
 // 3. 64 concurrent events for one application with two missing owners.
 TEST_F(SyncE2eTest, ConcurrentEventsCreateEachMissingUserOnce) {
   constexpr int kEvents = 64;
