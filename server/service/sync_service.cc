@@ -250,11 +250,24 @@ absl::StatusOr<SyncServiceImpl::Prepared> SyncServiceImpl::Prepare(
       break;
     }
     case v1::SyncRecordRequest::kInlineProfile: {
-      if (absl::Status valid = config::ValidateProfile("inline_profile", request.inline_profile());
-          !valid.ok()) {
-        return valid;
+      std::string key;
+      {
+        google::protobuf::io::StringOutputStream stream(&key);
+        google::protobuf::io::CodedOutputStream coded(&stream);
+        coded.SetSerializationDeterministic(true);
+        request.inline_profile().SerializeToCodedStream(&coded);
       }
-      prepared.profile = std::make_shared<const v1::Profile>(request.inline_profile());
+      if (std::optional<std::shared_ptr<const v1::Profile>> known = inline_profiles_.Get(key)) {
+        prepared.profile = *std::move(known);
+      } else {
+        if (absl::Status valid =
+                config::ValidateProfile("inline_profile", request.inline_profile());
+            !valid.ok()) {
+          return valid;
+        }
+        prepared.profile = std::make_shared<const v1::Profile>(request.inline_profile());
+        inline_profiles_.Put(key, prepared.profile);
+      }
       prepared.profile_name = "(inline)";
       break;
     }

@@ -28,6 +28,7 @@
 #include "onsync/v1/config.pb.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 #include "server/engine/sync_engine.h"
+#include "server/engine/ttl_cache.h"
 #include "server/jobs/batch_scheduler.h"
 #include "server/jobs/job_store.h"
 #include "server/jobs/worker_pool.h"
@@ -115,6 +116,10 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
   const onsync::v1::ListProfilesResponse profiles_;
   ProfileMap by_name_;
   const std::unique_ptr<UpstreamPool> upstreams_;
+  // Inline profiles already validated, by their deterministic serialization: the PoC's `/sync`
+  // sends the same profile with every event, and validating it is most of a warm sync's CPU.
+  mutable engine::TtlCache<std::shared_ptr<const onsync::v1::Profile>> inline_profiles_{
+      clients::RealClock(), absl::Minutes(10), 256};
   engine::SyncEngine engine_;
   const int max_in_flight_;
   std::atomic<int> in_flight_{0};

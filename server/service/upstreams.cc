@@ -200,6 +200,14 @@ absl::StatusOr<engine::Upstreams> UpstreamPool::ForCaller(
     return absl::FailedPreconditionError(
         "no onspring.base_url is configured for callers' API keys");
   }
+  // Exact values, NUL-separated (none of them can hold a NUL): never a hash, whose collision
+  // would hand one caller another's clients.
+  std::string cache_key =
+      absl::StrCat(*origin, absl::string_view("\0", 1), connections.servicenow_authorization(),
+                   absl::string_view("\0", 1), connections.onspring_api_key());
+  if (std::optional<engine::Upstreams> cached = caller_upstreams_.Get(cache_key)) {
+    return *std::move(cached);
+  }
   absl::StatusOr<std::shared_ptr<ServiceNowClient>> servicenow =
       MakeServiceNow(*retrying_, *curl_,
                      clients::servicenow::BasicAuthenticator::FromHeaderValue(
@@ -210,8 +218,11 @@ absl::StatusOr<engine::Upstreams> UpstreamPool::ForCaller(
       *retrying_, *curl_,
       {.base_url = onspring_base_url_, .api_key = connections.onspring_api_key()});
   if (!onspring.ok()) return onspring.status();
-  return MakeUpstreams(*std::move(servicenow), *std::move(onspring),
-                       OnspringScope(onspring_base_url_, connections.onspring_api_key()));
+  engine::Upstreams upstreams =
+      MakeUpstreams(*std::move(servicenow), *std::move(onspring),
+                    OnspringScope(onspring_base_url_, connections.onspring_api_key()));
+  caller_upstreams_.Put(cache_key, upstreams);
+  return upstreams;
 }
 
 }  // namespace onsync::server

@@ -8,6 +8,10 @@
 // `Authorization` goes to that ServiceNow and its API key to the configured Onspring base URL;
 // without it the configured connection is used, and the URL must name the configured instance.
 //
+// A caller's clients are kept for a while (kCallerClientsTtl, at most kMaxCallerClients sets),
+// keyed by the exact instance, authorization and API key: repeated calls with the same
+// credentials reuse them (and their connections) instead of building new ones.
+//
 // With a metrics registry, a MeteredTransport sits between libcurl and the retry policy, so that
 // every attempt is counted (upstream_requests_total, upstream_request_duration_seconds).
 //
@@ -29,11 +33,15 @@
 #include "onsync/v1/sync_service.pb.h"
 #include "server/config/secrets.h"
 #include "server/engine/sync_engine.h"
+#include "server/engine/ttl_cache.h"
 
 namespace onsync::server {
 
 class UpstreamPool {
  public:
+  static constexpr absl::Duration kCallerClientsTtl = absl::Minutes(5);
+  static constexpr size_t kMaxCallerClients = 1000;
+
   // Resolves the configured secrets and builds the transport. Errors: those of ResolveSecret and
   // of the clients' Create (a bad URL), and of CurlTransport::Create. `metrics` (not owned; null:
   // no metering) must outlive the pool.
@@ -75,6 +83,9 @@ class UpstreamPool {
   std::optional<engine::Upstreams> configured_;
   std::string configured_servicenow_host_;
   std::string missing_;  // What Configured() reports when configured_ is unset.
+  // Callers' clients by exact connection (see above).
+  mutable engine::TtlCache<engine::Upstreams> caller_upstreams_{
+      clients::RealClock(), kCallerClientsTtl, kMaxCallerClients};
 };
 
 }  // namespace onsync::server

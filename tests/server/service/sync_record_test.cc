@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -91,6 +92,46 @@ TEST_F(SyncRecordTest, CallerConnectionsGoOnlyToAllowListedHosts) {
       grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(sandbox_->CallCount(FakeKind::kServiceNow, "GET /api/now/table/cmdb_ci_business_app"),
             2);
+}
+
+// A caller's clients are kept for reuse: never for another caller's credentials.
+TEST_F(SyncRecordTest, EachCallersOwnCredentialsGoUpstreamEveryTime) {
+  StartServer(
+      "server: {inline_sync: {allowed_servicenow_hosts: [127.0.0.1], "
+      "pass_through_credentials: true}}\n");
+  const std::string wrong = "Basic d3Jvbmc6d3Jvbmc=";  // wrong:wrong
+  v1::SyncRecordResponse response;
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_TRUE(
+        Call(Inline(sandbox_->servicenow_url(), kBasicAdmin, "sandbox-key"), &response).ok());
+    EXPECT_EQ(
+        Call(Inline(sandbox_->servicenow_url(), wrong, "sandbox-key"), &response).error_code(),
+        grpc::StatusCode::UNAUTHENTICATED);
+  }
+  std::vector<std::string> users;
+  for (const auto& entry : sandbox_->request_log().Entries(FakeKind::kServiceNow)) {
+    users.push_back(entry.user);
+  }
+  EXPECT_THAT(users, ::testing::ElementsAre("admin", "wrong", "admin", "wrong"));
+}
+
+// Validated inline profiles are kept for reuse: a changed one is validated and used as sent.
+TEST_F(SyncRecordTest, AnInlineProfileIsUsedAsSentEveryTime) {
+  StartServer(
+      "server: {inline_sync: {allowed_servicenow_hosts: [127.0.0.1], "
+      "pass_through_credentials: true}}\n");
+  v1::SyncRecordRequest request = Inline(sandbox_->servicenow_url(), kBasicAdmin, "sandbox-key");
+  v1::SyncRecordResponse response;
+  ASSERT_TRUE(Call(request, &response).ok());
+  EXPECT_EQ(response.result().values().fields().at("shortName").string_value(), "APM0001001");
+  (*request.mutable_inline_profile()->mutable_fields())["shortName"].set_from("name");
+  ASSERT_TRUE(Call(request, &response).ok());
+  EXPECT_EQ(response.result().values().fields().at("shortName").string_value(), "Payroll");
+  (*request.mutable_inline_profile()->mutable_fields())["shortName"].set_from("");
+  EXPECT_EQ(Call(request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  (*request.mutable_inline_profile()->mutable_fields())["shortName"].set_from("number");
+  ASSERT_TRUE(Call(request, &response).ok());
+  EXPECT_EQ(response.result().values().fields().at("shortName").string_value(), "APM0001001");
 }
 
 TEST_F(SyncRecordTest, WithoutPassThroughTheConfiguredConnectionIsUsed) {
