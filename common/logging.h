@@ -41,9 +41,9 @@ absl::StatusOr<Level> ParseLevel(std::string_view text);
 
 // What ties a log line to an event; empty fields are left out of the line.
 struct LogContext {
-  std::string request_id;  // the caller's x-request-id
-  std::string job_id;
-  std::string trace_id;  // the W3C trace id (32 hex digits)
+  std::string request_id = {};  // the caller's x-request-id
+  std::string job_id = {};
+  std::string trace_id = {};  // the W3C trace id (32 hex digits)
 };
 
 // Whether a line at `level` would be written (lets callers skip building costly arguments).

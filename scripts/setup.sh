@@ -13,8 +13,9 @@ PACKAGES=(
   # Libraries used by the code.
   libcurl4-openssl-dev rapidjson-dev libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libc-ares-dev libre2-dev
-  # Tests and benchmarks.
-  libgtest-dev libgmock-dev libbenchmark-dev curl procps openssl
+  # Tests and benchmarks (postgresql: the throw-away server of scripts/postgres.sh; python3-yaml:
+  # Python's YAML parser, for the project's Python tooling).
+  libgtest-dev libgmock-dev libbenchmark-dev curl procps openssl postgresql python3-yaml
   # Fuzzing and sanitizers (clang + libFuzzer runtime).
   clang libclang-rt-14-dev
   # The independent gRPC client used by the reflection tests (Debian's python, not a venv).

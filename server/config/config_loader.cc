@@ -1414,4 +1414,17 @@ absl::Status ValidateProfile(std::string_view path_prefix, const v1::Profile& pr
   return ValidateWith(profile, std::string(path_prefix), nullptr).ToStatus();
 }
 
+logging::Level LogLevelFrom(const v1::LoggingConfig& logging) {
+  switch (logging.level()) {
+    case v1::LoggingConfig::LEVEL_DEBUG:
+      return logging::Level::kDebug;
+    case v1::LoggingConfig::LEVEL_WARN:
+      return logging::Level::kWarn;
+    case v1::LoggingConfig::LEVEL_ERROR:
+      return logging::Level::kError;
+    default:
+      return logging::Level::kInfo;
+  }
+}
+
 }  // namespace onsync::config

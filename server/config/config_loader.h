@@ -28,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/logging.h"
 #include "google/protobuf/descriptor.h"
 #include "onsync/v1/config.pb.h"
 #include "server/config/secrets.h"
@@ -50,6 +51,9 @@ absl::StatusOr<onsync::v1::Config> LoadConfigFile(const std::string& path,
 // Checks required values and cross-field rules of a parsed (or programmatically built) config,
 // and that every secret resolves through `secrets`. Paths in messages use proto field names.
 absl::Status ValidateConfig(const onsync::v1::Config& config, const SecretSource& secrets);
+
+// The log level `logging` sets (info when unset).
+logging::Level LogLevelFrom(const onsync::v1::LoggingConfig& logging);
 
 // Checks one profile (e.g. an inline profile of a SyncRecord request). Messages start with
 // `path_prefix` (e.g. "profile" or "profiles.business_app"). Secrets in `auth` are checked for

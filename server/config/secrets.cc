@@ -62,6 +62,28 @@ absl::string_view EnvReferenceName(absl::string_view value) {
 
 }  // namespace
 
+namespace {
+
+class PlaceholderSource final : public SecretSource {
+ public:
+  absl::StatusOr<std::string> ReadFile(const std::string&) const override {
+    return std::string(kPlaceholder);
+  }
+  std::optional<std::string> GetEnv(const std::string&) const override {
+    return std::string(kPlaceholder);
+  }
+
+ private:
+  static constexpr char kPlaceholder[] = "placeholder-secret";
+};
+
+}  // namespace
+
+const SecretSource& PlaceholderSecretSource() {
+  static const PlaceholderSource* const kSource = new PlaceholderSource();
+  return *kSource;
+}
+
 const SecretSource& SystemSecretSource() {
   static const SystemSource* const kSource = new SystemSource();
   return *kSource;

@@ -39,6 +39,11 @@ class SecretSource {
 // Real files (at most `kMaxSecretFileBytes`) and getenv. Lives for the whole program.
 const SecretSource& SystemSecretSource();
 
+// Every secret resolves to a placeholder: for a process that reads the config but uses none of
+// its upstream secrets (the gateway), so that validating the config checks their shape only and
+// they need not be readable there. Lives for the whole program.
+const SecretSource& PlaceholderSecretSource();
+
 // Secret files larger than this are refused: they are certainly not a key or a password, and the
 // cap keeps a mistaken path (a log file, /dev/zero) from eating memory.
 inline constexpr std::size_t kMaxSecretFileBytes = 1 << 20;

@@ -51,9 +51,9 @@
 namespace onsync::jobs {
 
 struct NewJob {
-  // profile, kind, mode, trigger (events) or batch (batch runs), max_attempts (0: 8). The store
-  // assigns id, state, attempts, the times and dedupe_key (from below), and ignores the other
-  // fields.
+  // profile, kind, mode, traceparent, trigger (events) or batch (batch runs), max_attempts (0: 8).
+  // The store assigns id, state, attempts, the times and dedupe_key (from below), and ignores the
+  // other fields.
   onsync::v1::Job job = {};
   // Empty (or a dedupe_window <= 0): no deduplication.
   std::string dedupe_key = {};
@@ -145,7 +145,9 @@ class JobStore {
   virtual absl::StatusOr<onsync::v1::Job> Cancel(std::string_view id) = 0;
 
   // Makes every RUNNING job claimable at once (their leases end now). For a store that only one
-  // process can open (SQLite), the server calls it at start: no earlier worker can be alive.
+  // process can open (SQLite), the server calls it at start: no earlier worker can be alive. Never
+  // for a store that several processes share (PostgreSQL): it would hand live workers' jobs to
+  // others; there, leases expire instead.
   virtual absl::Status ReleaseAllLeases() = 0;
 
   // The `sys_updated_on` watermark of a profile's last successful batch run, if any.
@@ -158,6 +160,19 @@ class JobStore {
 
   // The jobs due now (see QueueStats), in one cheap query.
   virtual absl::StatusOr<QueueStats> Queue() = 0;
+
+  // Optional wake-up for idle workers. Blocks until a job may have become claimable because some
+  // process (this one or another replica) enqueued or requeued one, or until `max_wait` (real
+  // time, not the store's Clock) passed. Returns true when woken (a wake-up may be spurious: the
+  // caller claims and may find nothing), false when `max_wait` passed. Jobs that come due by time
+  // (a retry's next_attempt_time, an expired lease) send no wake-up: callers still poll ClaimNext.
+  //   UNIMPLEMENTED: the store has no notifications (the default; SQLite, whose only writer is this
+  //     process). Callers poll.
+  //   UNAVAILABLE: notifications are down for now (the database cannot be reached); callers poll
+  //     and call again later.
+  virtual absl::StatusOr<bool> WaitForWork(absl::Duration max_wait) {
+    return absl::UnimplementedError("this job store sends no notifications of new jobs");
+  }
 };
 
 }  // namespace onsync::jobs

@@ -15,32 +15,25 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/distributions.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "server/jobs/job_transitions.h"
 
 namespace onsync::jobs {
 namespace {
 
+using internal::AsAbsl;
+using internal::Micros;
+using internal::MicrosOf;
+using internal::ParseJob;
+using internal::Serialize;
+using internal::StateName;
 using ::onsync::v1::Job;
 using ::onsync::v1::JobState;
 
-// Debian's Abseil is built with its own absl::string_view (not an alias of std::string_view), so
-// the public std::string_view parameters are converted once at the boundary.
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-constexpr int kDefaultMaxAttempts = 8;
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
-// ClaimNext hands out at most this many jobs per call, whatever `max` says.
-constexpr int kMaxClaim = 1000;
 // How long Open waits for another process to let go of the file (a restart whose predecessor is
 // still exiting). The store's own connection never waits: it holds the lock.
 constexpr int kBusyTimeoutMillis = 2000;
-// last_error.message is cut to this many bytes (upstream errors can quote whole bodies).
-constexpr size_t kMaxErrorMessageBytes = 4096;
 // PRAGMA application_id of an onsync job store: "onsj".
 constexpr int kApplicationId = 0x6f6e736a;
 
@@ -136,7 +129,7 @@ constexpr const char* kUpsertWatermark =
     "update_time = excluded.update_time";
 
 // ---------------------------------------------------------------------------------------------
-// Errors, times, text
+// Errors
 // ---------------------------------------------------------------------------------------------
 
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
@@ -153,110 +146,6 @@ const absl::Status& StatusOf(const absl::Status& status) { return status; }
 template <typename T>
 absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
   return status_or.status();
-}
-
-int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
-
-// The first whole microsecond at or after `t`.
-int64_t CeilMicros(absl::Time t) {
-  const int64_t floor = absl::ToUnixMicros(t);
-  return absl::FromUnixMicros(floor) < t ? floor + 1 : floor;
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* timestamp) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  int64_t seconds = micros / 1'000'000;
-  int64_t rest = micros % 1'000'000;
-  if (rest < 0) {
-    rest += 1'000'000;
-    --seconds;
-  }
-  timestamp->set_seconds(seconds);
-  timestamp->set_nanos(static_cast<int32_t>(rest * 1000));
-}
-
-int64_t MicrosOf(const google::protobuf::Timestamp& timestamp) {
-  return timestamp.seconds() * 1'000'000 + timestamp.nanos() / 1000;
-}
-
-std::string StateName(int state) {
-  return onsync::v1::JobState_IsValid(state)
-             ? onsync::v1::JobState_Name(static_cast<JobState>(state)).substr(10)  // JOB_STATE_
-             : absl::StrCat(state);
-}
-
-// `text` as valid UTF-8 (each invalid byte becomes U+FFFD) of at most `max_bytes` bytes (cut at a
-// character, with "..." appended): proto3 strings must be UTF-8 or the stored job does not parse.
-std::string ValidUtf8(std::string_view text, size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-    const unsigned char c = byte(i);
-    size_t length = 0;
-    uint32_t min = 0;
-    uint32_t code = 0;
-    if (c < 0x80) {
-      length = 1;
-      code = c;
-    } else if ((c & 0xe0) == 0xc0) {
-      length = 2;
-      min = 0x80;
-      code = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      length = 3;
-      min = 0x800;
-      code = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      length = 4;
-      min = 0x10000;
-      code = c & 0x07;
-    }
-    bool valid = length > 0 && i + length <= text.size();
-    for (size_t k = 1; valid && k < length; ++k) {
-      if ((byte(i + k) & 0xc0) != 0x80) valid = false;
-      code = (code << 6) | (byte(i + k) & 0x3f);
-    }
-    valid = valid && code >= min && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
-    const std::string_view piece = valid ? text.substr(i, length) : "\xef\xbf\xbd";
-    if (out.size() + piece.size() > max_bytes) {
-      out.append("...");
-      break;
-    }
-    out.append(piece);
-    i += valid ? length : 1;
-  }
-  return out;
-}
-
-// The job as stored. A proto3 string that is not UTF-8 would serialize but never parse again, so
-// the bytes are parsed back before they are written.
-absl::StatusOr<std::string> Serialize(const Job& job) {
-  std::string bytes;
-  Job check;
-  if (!job.SerializeToString(&bytes) || !check.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job ", job.id(), " cannot be stored: it holds text that is not UTF-8"));
-  }
-  return bytes;
-}
-
-// A page token: the last job's create_time (microseconds) and id, "<micros>:<id>", base64url.
-std::string EncodePageToken(int64_t create_micros, std::string_view id) {
-  return absl::WebSafeBase64Escape(absl::StrCat(create_micros, ":", AsAbsl(id)));
-}
-
-absl::Status DecodePageToken(std::string_view token, int64_t* create_micros, std::string* id) {
-  const absl::Status malformed = absl::InvalidArgumentError("malformed page token");
-  std::string text;
-  if (token.size() > 256 || !absl::WebSafeBase64Unescape(AsAbsl(token), &text)) return malformed;
-  const size_t colon = text.find(':');
-  if (colon == std::string::npos) return malformed;
-  if (!absl::SimpleAtoi(absl::string_view(text).substr(0, colon), create_micros)) return malformed;
-  *id = text.substr(colon + 1);
-  if (id->size() != 28 || id->compare(0, 2, "j_") != 0) return malformed;
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -331,19 +220,6 @@ struct SqliteJobStore::Row {
   std::optional<std::string> lease_owner;
   int64_t lease_until = 0;
 };
-
-namespace {
-
-// A stored job (the `job` column).
-absl::StatusOr<Job> ParseJob(std::string_view bytes) {
-  Job job;
-  if (!job.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError("job store: a stored job does not parse");
-  }
-  return job;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Opening
@@ -508,43 +384,7 @@ auto SqliteJobStore::InTransaction(Fn&& fn) -> decltype(fn()) {
   return result;
 }
 
-absl::Time SqliteJobStore::Now() const {
-  return absl::FromUnixMicros(absl::ToUnixMicros(clock_.Now()));
-}
-
-// `j_`, 10 characters of milliseconds since the epoch and 16 of randomness (80 bits), in Crockford
-// base32: the ULID layout, so ids sort by creation time. Ids made in one millisecond (or after the
-// clock went back) count up from the last one, so they also sort in the order they were made.
-std::string SqliteJobStore::NewId(absl::Time now) {
-  static constexpr char kDigits[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  const int64_t millis = std::max<int64_t>(absl::ToUnixMillis(now), 0);
-  if (millis > last_id_millis_) {
-    last_id_millis_ = millis;
-    last_id_high_ = absl::Uniform<uint64_t>(random_) & 0xffff;
-    last_id_low_ = absl::Uniform<uint64_t>(random_);
-  } else if (++last_id_low_ == 0 && ++last_id_high_ > 0xffff) {
-    ++last_id_millis_;
-    last_id_high_ = 0;
-  }
-  std::string id = "j_";
-  id.resize(28);
-  for (int i = 0; i < 10; ++i) {
-    id[2 + i] = kDigits[(static_cast<uint64_t>(last_id_millis_) >> (5 * (9 - i))) & 31];
-  }
-  for (int i = 0; i < 16; ++i) {
-    const int shift = 5 * (15 - i);  // of this character's lowest bit, in the 80-bit number
-    uint64_t bits = 0;
-    if (shift >= 64) {
-      bits = last_id_high_ >> (shift - 64);
-    } else if (shift + 5 <= 64) {
-      bits = last_id_low_ >> shift;
-    } else {
-      bits = (last_id_low_ >> shift) | (last_id_high_ << (64 - shift));
-    }
-    id[12 + i] = kDigits[bits & 31];
-  }
-  return id;
-}
+absl::Time SqliteJobStore::Now() const { return internal::TruncatedNow(clock_); }
 
 absl::StatusOr<std::optional<SqliteJobStore::Row>> SqliteJobStore::Load(std::string_view id) {
   absl::StatusOr<Statement> stmt = Prepare(kSelectJob);
@@ -573,14 +413,9 @@ absl::StatusOr<SqliteJobStore::Row> SqliteJobStore::LoadLeased(std::string_view 
                                                                std::string_view owner) {
   absl::StatusOr<Row> row = LoadOrNotFound(id);
   if (!row.ok()) return row;
-  if (row->job.state() != onsync::v1::JOB_STATE_RUNNING) {
-    return absl::AbortedError(absl::StrCat("job ", AsAbsl(id), " is no longer leased to ",
-                                           AsAbsl(owner), ": it is ", StateName(row->job.state())));
-  }
-  if (row->lease_owner != owner) {
-    return absl::AbortedError(absl::StrCat("job ", AsAbsl(id), " is no longer leased to ",
-                                           AsAbsl(owner), ": ", row->lease_owner.value_or(""),
-                                           " claimed it"));
+  if (absl::Status leased = internal::CheckLeased(row->job, row->lease_owner, owner);
+      !leased.ok()) {
+    return leased;
   }
   return row;
 }
@@ -624,34 +459,13 @@ absl::StatusOr<std::optional<std::string>> SqliteJobStore::ActiveBatch(
 // ---------------------------------------------------------------------------------------------
 
 absl::StatusOr<EnqueueResult> SqliteJobStore::Enqueue(NewJob request) {
-  Job& in = request.job;
-  if (in.profile().empty()) return absl::InvalidArgumentError("a job needs a profile");
-  if (in.kind() != onsync::v1::JOB_KIND_EVENT && in.kind() != onsync::v1::JOB_KIND_BATCH) {
-    return absl::InvalidArgumentError("a job's kind is JOB_KIND_EVENT or JOB_KIND_BATCH");
-  }
-  if (!onsync::v1::SyncMode_IsValid(in.mode())) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown sync mode ", in.mode()));
-  }
-  if (in.max_attempts() < 0) {
-    return absl::InvalidArgumentError("a job's max_attempts is positive (0 for the default)");
-  }
-  Job job;
-  job.set_profile(in.profile());
-  job.set_kind(in.kind());
-  job.set_mode(in.mode());
-  if (in.has_trigger()) *job.mutable_trigger() = std::move(*in.mutable_trigger());
-  if (in.has_batch()) *job.mutable_batch() = std::move(*in.mutable_batch());
-  job.set_max_attempts(in.max_attempts() > 0 ? in.max_attempts() : kDefaultMaxAttempts);
-  job.set_dedupe_key(request.dedupe_key);
-  job.set_state(onsync::v1::JOB_STATE_QUEUED);
-  job.set_attempts(0);
+  absl::StatusOr<Job> queued = internal::NewQueuedJob(request);
+  if (!queued.ok()) return queued.status();
+  Job& job = *queued;
 
   std::lock_guard<std::mutex> lock(mu_);
   const absl::Time now = Now();
-  job.set_id(NewId(now));
-  SetTime(now, job.mutable_create_time());
-  SetTime(now, job.mutable_update_time());
-  SetTime(now, job.mutable_next_attempt_time());
+  internal::StampNewJob(ids_.Next(now), now, job);
   absl::StatusOr<std::string> bytes = Serialize(job);
   if (!bytes.ok()) return bytes.status();
 
@@ -672,10 +486,7 @@ absl::StatusOr<EnqueueResult> SqliteJobStore::Enqueue(NewJob request) {
     if (job.kind() == onsync::v1::JOB_KIND_BATCH) {
       absl::StatusOr<std::optional<std::string>> active = ActiveBatch(job.profile(), "");
       if (!active.ok()) return active.status();
-      if (active->has_value()) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("profile ", job.profile(), " already has a batch run: ", **active));
-      }
+      if (active->has_value()) return internal::BatchRunExists(job.profile(), **active);
     }
     absl::StatusOr<Statement> stmt = Prepare(kInsertJob);
     if (!stmt.ok()) return stmt.status();
@@ -708,27 +519,10 @@ absl::StatusOr<Job> SqliteJobStore::Get(std::string_view id) {
 }
 
 absl::StatusOr<ListPage> SqliteJobStore::List(const ListQuery& query) {
-  int page_size = query.page_size == 0 ? kDefaultPageSize : query.page_size;
-  if (page_size < 1 || page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size is 1..", kMaxPageSize, " (0 for ", kDefaultPageSize, ")"));
-  }
-  std::vector<int> states;
-  for (JobState state : query.states) {
-    if (state == onsync::v1::JOB_STATE_UNSPECIFIED || !onsync::v1::JobState_IsValid(state)) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown job state ", state));
-    }
-    states.push_back(state);
-  }
-  std::sort(states.begin(), states.end());
-  states.erase(std::unique(states.begin(), states.end()), states.end());
-  int64_t after_micros = 0;
-  std::string after_id;
-  if (!query.page_token.empty()) {
-    if (absl::Status s = DecodePageToken(query.page_token, &after_micros, &after_id); !s.ok()) {
-      return s;
-    }
-  }
+  absl::StatusOr<internal::CheckedListQuery> checked = internal::CheckListQuery(query);
+  if (!checked.ok()) return checked.status();
+  const int page_size = checked->page_size;
+  const std::vector<int>& states = checked->states;
 
   // The SQL is one of a few shapes (which filters are set, how many states), each cached.
   std::string sql = "SELECT job, create_time, id FROM jobs WHERE 1";
@@ -747,18 +541,18 @@ absl::StatusOr<ListPage> SqliteJobStore::List(const ListQuery& query) {
     absl::StrAppend(&sql, " AND profile = ?", next);
     texts.emplace_back(next++, query.profile);
   }
-  if (query.created_after.has_value()) {
+  if (checked->created_from_micros.has_value()) {
     absl::StrAppend(&sql, " AND create_time >= ?", next);
-    ints.emplace_back(next++, CeilMicros(*query.created_after));
+    ints.emplace_back(next++, *checked->created_from_micros);
   }
-  if (query.created_before.has_value()) {
+  if (checked->created_before_micros.has_value()) {
     absl::StrAppend(&sql, " AND create_time < ?", next);
-    ints.emplace_back(next++, CeilMicros(*query.created_before));
+    ints.emplace_back(next++, *checked->created_before_micros);
   }
-  if (!query.page_token.empty()) {
+  if (checked->after_create_micros.has_value()) {
     absl::StrAppend(&sql, " AND (create_time, id) < (?", next, ", ?", next + 1, ")");
-    ints.emplace_back(next++, after_micros);
-    texts.emplace_back(next++, after_id);
+    ints.emplace_back(next++, *checked->after_create_micros);
+    texts.emplace_back(next++, checked->after_id);
   }
   absl::StrAppend(&sql, " ORDER BY create_time DESC, id DESC LIMIT ?", next);
   ints.emplace_back(next++, page_size + 1);
@@ -776,7 +570,7 @@ absl::StatusOr<ListPage> SqliteJobStore::List(const ListQuery& query) {
     if (!row.ok()) return row.status();
     if (!*row) break;
     if (static_cast<int>(page.jobs.size()) == page_size) {
-      page.next_page_token = EncodePageToken(last_micros, last_id);
+      page.next_page_token = internal::EncodePageToken(last_micros, last_id);
       break;
     }
     absl::StatusOr<Job> job = ParseJob(stmt->Blob(0));
@@ -790,17 +584,16 @@ absl::StatusOr<ListPage> SqliteJobStore::List(const ListQuery& query) {
 
 absl::StatusOr<std::vector<Job>> SqliteJobStore::ClaimNext(std::string_view owner, int max,
                                                            absl::Duration lease) {
-  if (owner.empty()) return absl::InvalidArgumentError("a claim needs an owner");
-  if (max < 1) return absl::InvalidArgumentError("a claim takes at least one job");
-  if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("a lease is positive");
-  max = std::min(max, kMaxClaim);
+  if (absl::Status checked = internal::CheckClaim(owner, max, lease); !checked.ok()) return checked;
+  max = std::min(max, internal::kMaxClaim);
 
   std::lock_guard<std::mutex> lock(mu_);
   const absl::Time now = Now();
   return InTransaction([&]() -> absl::StatusOr<std::vector<Job>> {
     std::vector<Job> claimed;
     // A round that buries jobs (below) claims fewer than asked: look again.
-    for (int round = 0; static_cast<int>(claimed.size()) < max && round < 16; ++round) {
+    for (int round = 0; static_cast<int>(claimed.size()) < max && round < internal::kMaxClaimRounds;
+         ++round) {
       std::vector<Row> rows;
       {
         absl::StatusOr<Statement> stmt = Prepare(kSelectClaimable);
@@ -823,27 +616,14 @@ absl::StatusOr<std::vector<Job>> SqliteJobStore::ClaimNext(std::string_view owne
       bool buried = false;
       for (Row& row : rows) {
         Job& job = row.job;
-        SetTime(now, job.mutable_update_time());
-        if (job.state() == onsync::v1::JOB_STATE_RUNNING && job.attempts() >= job.max_attempts()) {
-          // Its last attempt's worker died (or stalled past its lease): a job that kills its
-          // worker every time must not be claimed for ever.
+        if (internal::IsLastAttemptLeaseExpired(job)) {
           buried = true;
-          job.set_state(onsync::v1::JOB_STATE_DEAD);
-          job.mutable_last_error()->set_code(static_cast<int>(absl::StatusCode::kAborted));
-          job.mutable_last_error()->set_message(ValidUtf8(
-              absl::StrCat("the lease of ", row.lease_owner.value_or(""), " ended on attempt ",
-                           job.attempts(), " of ", job.max_attempts(),
-                           " without a result (the worker stopped or stalled)"),
-              kMaxErrorMessageBytes));
-          SetTime(now, job.mutable_end_time());
-          job.clear_next_attempt_time();
+          internal::Bury(job, row.lease_owner.value_or(""), now);
           row.lease_owner.reset();
           if (absl::Status s = Save(row); !s.ok()) return s;
           continue;
         }
-        job.set_state(onsync::v1::JOB_STATE_RUNNING);
-        job.set_attempts(job.attempts() + 1);
-        if (!job.has_start_time()) SetTime(now, job.mutable_start_time());
+        internal::StartAttempt(job, now);
         row.lease_owner = std::string(owner);
         row.lease_until = Micros(now + lease);
         if (absl::Status s = Save(row); !s.ok()) return s;
@@ -860,18 +640,6 @@ absl::StatusOr<Job> SqliteJobStore::SaveReleased(Row& row) {
   if (absl::Status saved = Save(row); !saved.ok()) return saved;
   return std::move(row.job);
 }
-
-namespace {
-
-// A job that ended (SUCCEEDED, DEAD, CANCELLED) at `now`: nothing more is scheduled.
-void End(Job& job, onsync::v1::JobState state, absl::Time now) {
-  job.set_state(state);
-  SetTime(now, job.mutable_update_time());
-  SetTime(now, job.mutable_end_time());
-  job.clear_next_attempt_time();
-}
-
-}  // namespace
 
 absl::Status SqliteJobStore::Heartbeat(std::string_view id, std::string_view owner,
                                        absl::Duration lease) {
@@ -896,8 +664,7 @@ absl::Status SqliteJobStore::SaveProgress(std::string_view id, std::string_view 
   return InTransaction([&]() -> absl::Status {
     absl::StatusOr<Row> row = LoadLeased(id, owner);
     if (!row.ok()) return row.status();
-    *row->job.mutable_progress() = progress;
-    SetTime(now, row->job.mutable_update_time());
+    internal::RecordProgress(row->job, progress, now);
     return Save(*row);
   });
 }
@@ -909,8 +676,7 @@ absl::StatusOr<Job> SqliteJobStore::Complete(std::string_view id, std::string_vi
   return InTransaction([&]() -> absl::StatusOr<Job> {
     absl::StatusOr<Row> row = LoadLeased(id, owner);
     if (!row.ok()) return row.status();
-    *row->job.mutable_result() = result;
-    End(row->job, onsync::v1::JOB_STATE_SUCCEEDED, now);
+    internal::RecordSuccess(row->job, result, now);
     return SaveReleased(*row);
   });
 }
@@ -924,17 +690,7 @@ absl::StatusOr<Job> SqliteJobStore::Fail(std::string_view id, std::string_view o
   return InTransaction([&]() -> absl::StatusOr<Job> {
     absl::StatusOr<Row> row = LoadLeased(id, owner);
     if (!row.ok()) return row.status();
-    Job& job = row->job;
-    job.mutable_last_error()->set_code(static_cast<int>(error.code()));
-    job.mutable_last_error()->set_message(ValidUtf8(
-        std::string_view(error.message().data(), error.message().size()), kMaxErrorMessageBytes));
-    if (!retry_at.has_value() || job.attempts() >= job.max_attempts()) {
-      End(job, onsync::v1::JOB_STATE_DEAD, now);
-    } else {
-      job.set_state(onsync::v1::JOB_STATE_FAILED);
-      SetTime(now, job.mutable_update_time());
-      SetTime(*retry_at, job.mutable_next_attempt_time());
-    }
+    internal::RecordFailure(row->job, error, retry_at, now);
     return SaveReleased(*row);
   });
 }
@@ -946,24 +702,13 @@ absl::StatusOr<Job> SqliteJobStore::Requeue(std::string_view id) {
     absl::StatusOr<Row> row = LoadOrNotFound(id);
     if (!row.ok()) return row.status();
     Job& job = row->job;
-    if (job.state() != onsync::v1::JOB_STATE_DEAD && job.state() != onsync::v1::JOB_STATE_FAILED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("job ", job.id(), " is ", StateName(job.state()),
-                       "; only DEAD and FAILED jobs are requeued"));
-    }
+    if (absl::Status allowed = internal::CheckRequeue(job); !allowed.ok()) return allowed;
     if (job.kind() == onsync::v1::JOB_KIND_BATCH) {
       absl::StatusOr<std::optional<std::string>> active = ActiveBatch(job.profile(), job.id());
       if (!active.ok()) return active.status();
-      if (active->has_value()) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("profile ", job.profile(), " already has a batch run: ", **active));
-      }
+      if (active->has_value()) return internal::BatchRunExists(job.profile(), **active);
     }
-    job.set_state(onsync::v1::JOB_STATE_QUEUED);
-    job.set_attempts(0);
-    job.clear_end_time();
-    SetTime(now, job.mutable_update_time());
-    SetTime(now, job.mutable_next_attempt_time());
+    internal::Requeue(job, now);
     return SaveReleased(*row);
   });
 }
@@ -975,13 +720,8 @@ absl::StatusOr<Job> SqliteJobStore::Cancel(std::string_view id) {
     absl::StatusOr<Row> row = LoadOrNotFound(id);
     if (!row.ok()) return row.status();
     Job& job = row->job;
-    if (job.state() != onsync::v1::JOB_STATE_QUEUED &&
-        job.state() != onsync::v1::JOB_STATE_RUNNING &&
-        job.state() != onsync::v1::JOB_STATE_FAILED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("job ", job.id(), " already ended: it is ", StateName(job.state())));
-    }
-    End(job, onsync::v1::JOB_STATE_CANCELLED, now);
+    if (absl::Status allowed = internal::CheckCancel(job); !allowed.ok()) return allowed;
+    internal::End(job, onsync::v1::JOB_STATE_CANCELLED, now);
     return SaveReleased(*row);
   });
 }

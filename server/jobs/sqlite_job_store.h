@@ -37,13 +37,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/http/scheduler.h"
 #include "onsync/v1/job.pb.h"
 #include "server/jobs/job_store.h"
+#include "server/jobs/job_transitions.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -103,7 +103,6 @@ class SqliteJobStore final : public JobStore {
   template <typename Fn>
   auto InTransaction(Fn&& fn) -> decltype(fn());
   absl::Time Now() const;
-  std::string NewId(absl::Time now);
   absl::StatusOr<std::optional<Row>> Load(std::string_view id);
   absl::StatusOr<Row> LoadOrNotFound(std::string_view id);
   absl::StatusOr<Row> LoadLeased(std::string_view id, std::string_view owner);
@@ -119,11 +118,7 @@ class SqliteJobStore final : public JobStore {
   std::mutex mu_;
   sqlite3* db_;                                                // guarded by mu_
   std::unordered_map<std::string, sqlite3_stmt*> statements_;  // guarded by mu_; by SQL text
-  absl::BitGen random_;                                        // guarded by mu_
-  // The last id's time and random part: ids made in one millisecond count up from the first.
-  int64_t last_id_millis_ = -1;  // guarded by mu_
-  uint64_t last_id_high_ = 0;    // guarded by mu_; 16 bits
-  uint64_t last_id_low_ = 0;     // guarded by mu_; 64 bits
+  internal::JobIdGenerator ids_;                               // guarded by mu_
 };
 
 }  // namespace onsync::jobs

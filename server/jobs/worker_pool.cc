@@ -15,6 +15,10 @@
 namespace onsync::jobs {
 namespace {
 
+// How long one wait for the store's notifications lasts at most (a notification ends it at once):
+// Stop waits for it to end.
+constexpr absl::Duration kNotificationWait = absl::Milliseconds(250);
+
 std::string DefaultOwner() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -69,6 +73,7 @@ WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
 void WorkerPool::Start() {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { WorkerLoop(); });
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  listener_ = std::thread([this] { NotificationLoop(); });
 }
 
 void WorkerPool::Wake() {
@@ -94,6 +99,7 @@ void WorkerPool::Stop(absl::Duration grace) {
   heartbeat_wake_.notify_all();
   threads_.clear();
   if (heartbeat_.joinable()) heartbeat_.join();
+  if (listener_.joinable()) listener_.join();
 }
 
 void WorkerPool::WorkerLoop() {
@@ -113,6 +119,33 @@ void WorkerPool::WorkerLoop() {
     const int seen = wakeups_;
     wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.poll_interval),
                    [&] { return stopping_ || wakeups_ != seen; });
+  }
+}
+
+void WorkerPool::NotificationLoop() {
+  bool down = false;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    absl::StatusOr<bool> woken = store_.WaitForWork(kNotificationWait);
+    if (woken.status().code() == absl::StatusCode::kUnimplemented) return;  // workers poll
+    if (woken.ok()) {
+      if (down) spdlog::info("job store: notifications of new jobs are back");
+      down = false;
+      if (*woken) Wake();
+      continue;
+    }
+    if (!down) {
+      spdlog::warn("job store: no notifications of new jobs ({}); workers poll every {}",
+                   woken.status(), absl::FormatDuration(options_.poll_interval));
+    }
+    down = true;
+    // Try again after a poll interval; Stop ends the wait.
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.poll_interval),
+                   [this] { return stopping_; });
   }
 }
 

@@ -15,7 +15,9 @@
 //     never sooner than an upstream's Retry-After carried by the status); the store makes it DEAD
 //     at max_attempts. Any other error is permanent -> DEAD at once (RetryJob requeues it).
 //   - Wake() makes idle workers claim at once (after an enqueue); otherwise they poll every
-//     `poll_interval`.
+//     `poll_interval`. With a store that sends notifications (JobStore::WaitForWork: PostgreSQL's
+//     LISTEN/NOTIFY), a listener thread calls Wake() whenever any process, this one or another
+//     replica, enqueued or requeued a job, so idle workers claim it within milliseconds.
 //
 // Thread safety: Start, Wake and Stop may be called from any thread; Stop once.
 #ifndef ONSYNC_SERVER_JOBS_WORKER_POOL_H_
@@ -91,6 +93,9 @@ class WorkerPool {
 
   void WorkerLoop();
   void HeartbeatLoop();
+  // Waits for the store's notifications and wakes the workers; returns at once for a store
+  // without notifications.
+  void NotificationLoop();
   void RunOne(const onsync::v1::Job& job);
 
   JobStore& store_;
@@ -106,6 +111,7 @@ class WorkerPool {
   std::map<std::string, Attempt*> active_;  // guarded by mu_; job id -> attempt
   std::vector<std::thread> threads_;
   std::thread heartbeat_;
+  std::thread listener_;
 };
 
 }  // namespace onsync::jobs

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "server/config/secrets.h"
+#include "server/jobs/postgres_job_store.h"
 #include "server/jobs/sqlite_job_store.h"
 #include "server/service/health_service.h"
 #include "server/service/server_metrics.h"
@@ -19,11 +21,39 @@
 namespace onsync::server {
 namespace {
 
-absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions& options) {
+// Default of jobs.postgres.pool_size (0); other values outside 1..100 stop the start.
+constexpr int kDefaultPostgresPoolSize = 8;
+
+// The store shared by replicas. Leases are not released at start: other replicas' workers may be
+// running their jobs; the jobs of a replica that died are claimed again when their leases expire.
+absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenPostgresJobStore(
+    const v1::PostgresStore& postgres, const config::SecretSource& secrets) {
+  // The DSN may hold a password: it is resolved here, passed on, and never logged.
+  absl::StatusOr<std::string> dsn =
+      config::ResolveSecret("jobs.postgres.dsn", postgres.dsn(), postgres.dsn_file(), secrets);
+  if (!dsn.ok()) return dsn.status();
+  absl::StatusOr<std::unique_ptr<jobs::PostgresJobStore>> store = jobs::PostgresJobStore::Open(
+      {.dsn = *std::move(dsn),
+       .pool_size = postgres.pool_size() != 0 ? postgres.pool_size() : kDefaultPostgresPoolSize},
+      clients::RealClock());
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        absl::StrCat("jobs.postgres: ", store.status().message()));
+  }
+  return std::unique_ptr<jobs::JobStore>(*std::move(store));
+}
+
+absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions& options,
+                                                             const config::SecretSource& secrets) {
   const v1::JobsConfig& jobs = options.config->jobs();
   if (jobs.has_postgres()) {
-    return absl::FailedPreconditionError(
-        "jobs.postgres: the PostgreSQL job store is not part of this build; use jobs.sqlite");
+    if (!options.jobs_db_path.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the SQLite job store file ", options.jobs_db_path,
+          " (--jobs_db) was given, but the config chooses the PostgreSQL store (jobs.postgres): "
+          "drop one"));
+    }
+    return OpenPostgresJobStore(jobs.postgres(), secrets);
   }
   std::string path = options.jobs_db_path;
   if (path.empty()) path = jobs.sqlite().path();
@@ -72,11 +102,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
   metrics::Registry& registry =
       options.metrics != nullptr ? *options.metrics : metrics::Registry::Default();
-  absl::StatusOr<std::unique_ptr<UpstreamPool>> upstreams = UpstreamPool::Create(
-      *options.config, options.secrets != nullptr ? *options.secrets : config::SystemSecretSource(),
-      &registry);
+  const config::SecretSource& secrets =
+      options.secrets != nullptr ? *options.secrets : config::SystemSecretSource();
+  absl::StatusOr<std::unique_ptr<UpstreamPool>> upstreams =
+      UpstreamPool::Create(*options.config, secrets, &registry);
   if (!upstreams.ok()) return upstreams.status();
-  absl::StatusOr<std::unique_ptr<jobs::JobStore>> store = OpenJobStore(options);
+  absl::StatusOr<std::unique_ptr<jobs::JobStore>> store = OpenJobStore(options, secrets);
   if (!store.ok()) return store.status();
   std::unique_ptr<Server> server(new Server(
       std::make_unique<HealthService>(),

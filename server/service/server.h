@@ -41,12 +41,13 @@ class SyncServiceImpl;
 struct ServerOptions {
   // host:port; port 0 picks a free port.
   std::string listen = "127.0.0.1:50051";
-  std::shared_ptr<const onsync::v1::Config> config;
+  std::shared_ptr<const onsync::v1::Config> config = nullptr;
   // Largest message received or sent.
   int max_message_bytes = 4 << 20;
   // Where configured secrets are read from; null means the real environment and files.
   const config::SecretSource* secrets = nullptr;
-  // The SQLite job store's file; empty: `jobs.sqlite.path`, else kDefaultJobsDbPath.
+  // The SQLite job store's file; empty: `jobs.sqlite.path`, else kDefaultJobsDbPath. With
+  // `jobs.postgres` (the PostgreSQL store) it must be empty.
   std::string jobs_db_path = {};
   // host:port of the admin HTTP listener (GET /metrics; port 0 picks a free port); empty:
   // `server.admin_listen`; both empty: no listener.
@@ -60,9 +61,17 @@ inline constexpr char kDefaultJobsDbPath[] = "onsync-jobs.db";
 
 class Server final {
  public:
-  // Errors: INVALID_ARGUMENT (no config), UNAVAILABLE (cannot listen on the address, or on the
-  // admin address: "admin listener: ..."), and those of UpstreamPool::Create (an unreadable
-  // secret) and of opening the job store (FAILED_PRECONDITION when another process holds it).
+  // Errors: INVALID_ARGUMENT (no config; jobs_db_path with `jobs.postgres`), UNAVAILABLE (cannot
+  // listen on the address, or on the admin address: "admin listener: ..."), and those of
+  // UpstreamPool::Create (an unreadable secret) and of opening the job store: SQLite's
+  // (FAILED_PRECONDITION when another process holds the file) or PostgreSQL's ("jobs.postgres:
+  // ...": an unreadable DSN secret, INVALID_ARGUMENT for a malformed DSN, UNAVAILABLE for an
+  // unreachable database, FAILED_PRECONDITION for a schema it cannot use).
+  //
+  // Job store: `jobs.postgres` chooses the PostgreSQL store, shared by replicas (its leases are
+  // left to expire: other replicas may be running their jobs); otherwise the SQLite store, whose
+  // leases are all released at start (only this process can open its file, so no earlier worker
+  // is alive).
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
 
   ~Server();

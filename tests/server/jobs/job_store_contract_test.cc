@@ -1,7 +1,10 @@
 // The JobStore contract (server/jobs/job_store.h), written against JobStore& so that every store
-// runs it: INSTANTIATE_TEST_SUITE_P below lists the stores (SQLite in a temporary directory; a
-// PostgreSQL store adds its factory). Time is a fake clock the tests advance. The SQLite store's
-// own file handling (one process per file, schema versions) is tested at the end.
+// runs it: INSTANTIATE_TEST_SUITE_P below lists the stores (SQLite in a temporary directory;
+// PostgreSQL in a fresh schema of the database that ONSYNC_TEST_PG_DSN names, which scripts/test.sh
+// starts: without it the PostgreSQL tests fail, saying how to run them). Time is a fake clock the
+// tests advance. The SQLite store's own file handling (one process per file, schema versions) is
+// tested at the end; the PostgreSQL store's own behaviour (replicas, notifications, reconnects,
+// migrations) in postgres_job_store_test.cc.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -41,7 +44,9 @@
 #include "gtest/gtest.h"
 #include "onsync/v1/job.pb.h"
 #include "server/jobs/job_store.h"
+#include "server/jobs/postgres_job_store.h"
 #include "server/jobs/sqlite_job_store.h"
+#include "tests/server/jobs/postgres_test_support.h"
 
 namespace onsync::jobs {
 namespace {
@@ -173,12 +178,14 @@ std::vector<std::string> Ids(const std::vector<Job>& jobs) {
 // ---------------------------------------------------------------------------------------------
 
 // Makes a store. `dir` is a fresh, empty directory per test; opening the same `dir` again (after
-// the previous store was destroyed) must find the same jobs.
+// the previous store was destroyed) must find the same jobs. `cleanup` (optional) runs at the end
+// of the test, after the store was destroyed.
 struct StoreFactory {
   std::string name;
   std::function<absl::StatusOr<std::unique_ptr<JobStore>>(const std::string& dir,
                                                           const clients::Clock& clock)>
       open;
+  std::function<void(const std::string& dir)> cleanup = nullptr;
 };
 
 void PrintTo(const StoreFactory& factory, std::ostream* out) { *out << factory.name; }
@@ -193,9 +200,59 @@ StoreFactory SqliteFactory() {
           }};
 }
 
+// A fresh schema per test (per `dir`), kept across reopens and dropped at cleanup. Tests in
+// parallel processes use different schemas of the one test database.
+class PostgresSchemas {
+ public:
+  static absl::StatusOr<std::string> DsnFor(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu());
+    auto it = schemas().find(dir);
+    if (it == schemas().end()) {
+      absl::StatusOr<std::unique_ptr<postgres_testing::TestSchema>> schema =
+          postgres_testing::TestSchema::Create();
+      if (!schema.ok()) return schema.status();
+      it = schemas().emplace(dir, *std::move(schema)).first;
+    }
+    return it->second->dsn();
+  }
+  static void Drop(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu());
+    schemas().erase(dir);
+  }
+
+ private:
+  static std::mutex& mu() {
+    static std::mutex mu;
+    return mu;
+  }
+  static std::map<std::string, std::unique_ptr<postgres_testing::TestSchema>>& schemas() {
+    static auto* schemas =
+        new std::map<std::string, std::unique_ptr<postgres_testing::TestSchema>>();
+    return *schemas;
+  }
+};
+
+StoreFactory PostgresFactory() {
+  return {"postgres",
+          [](const std::string& dir,
+             const clients::Clock& clock) -> absl::StatusOr<std::unique_ptr<JobStore>> {
+            absl::StatusOr<std::string> dsn = PostgresSchemas::DsnFor(dir);
+            if (!dsn.ok()) return dsn.status();
+            auto store = PostgresJobStore::Open({.dsn = *dsn, .pool_size = 4}, clock);
+            if (!store.ok()) return store.status();
+            return std::unique_ptr<JobStore>(*std::move(store));
+          },
+          [](const std::string& dir) { PostgresSchemas::Drop(dir); }};
+}
+
 class JobStoreContractTest : public testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { Reopen(); }
+
+  void TearDown() override {
+    store_.reset();
+    if (GetParam().cleanup) GetParam().cleanup(dir_.path());
+  }
 
   void Reopen() {
     store_.reset();
@@ -1207,7 +1264,8 @@ TEST_P(JobStoreContractTest, CountByStateCountsEveryStateAndQueueOnlyDueJobs) {
   EXPECT_THAT(Ok(store().CountByState()), Contains(Pair(kRunning, 4)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, JobStoreContractTest, testing::Values(SqliteFactory()),
+INSTANTIATE_TEST_SUITE_P(Stores, JobStoreContractTest,
+                         testing::Values(SqliteFactory(), PostgresFactory()),
                          [](const testing::TestParamInfo<StoreFactory>& info) {
                            return info.param.name;
                          });
