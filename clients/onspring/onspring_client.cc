@@ -53,7 +53,8 @@ std::optional<int64_t> IntOf(const Value* v) {
   if (v->IsInt64()) return v->GetInt64();
   if (v->IsDouble()) {
     const double d = v->GetDouble();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    // Only whole numbers in int64's range: casting anything else is undefined behaviour.
+    if (d >= -0x1p63 && d < 0x1p63 && d == std::trunc(d)) return static_cast<int64_t>(d);
   }
   return std::nullopt;
 }

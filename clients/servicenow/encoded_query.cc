@@ -119,6 +119,12 @@ EncodedQuery& EncodedQuery::Equals(std::string_view field, std::string_view valu
 }
 
 EncodedQuery& EncodedQuery::GreaterThan(std::string_view field, std::string_view value) {
+  // `field>` followed by `=` reads as `field>=`: the value would change the operator.
+  if (status_.ok() && !value.empty() && value.front() == '=') {
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("field ", ToAbsl(field), ": a value compared with > must not start with '='"));
+    return *this;
+  }
   return AddCondition(field, ">", value);
 }
 

@@ -53,7 +53,8 @@ class EncodedQuery {
   // removed, order kept). INVALID_ARGUMENT when `values` is empty.
   EncodedQuery& In(std::string_view field, const std::vector<std::string>& values);
   // `field>value` / `field>=value`: lexical for strings, which is what `sys_updated_on`
-  // (`YYYY-MM-DD HH:MM:SS` UTC) and `sys_id` cursors need.
+  // (`YYYY-MM-DD HH:MM:SS` UTC) and `sys_id` cursors need. GreaterThan refuses a value starting
+  // with `=` (INVALID_ARGUMENT): `field>=x` would mean `>=`.
   EncodedQuery& GreaterThan(std::string_view field, std::string_view value);
   EncodedQuery& GreaterOrEquals(std::string_view field, std::string_view value);
   // Starts a new group, OR'd with the previous ones (`^NQ`). An empty group is an error at Build.

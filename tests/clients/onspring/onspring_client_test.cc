@@ -151,6 +151,19 @@ TEST_F(OnspringClientTest, CaseVariantKeys) {
             "https://api.onspring.com/Records/appId/100/recordId/6?dataFormat=Raw");
 }
 
+// Found by the onspring_response fuzzer: numbers outside int64's range were cast (undefined
+// behaviour). They are malformed ids now, and a valid id is still read.
+TEST_F(OnspringClientTest, IdsOutsideTheIntegerRangeAreMalformed) {
+  transport_.Enqueue(
+      200,
+      R"({"appId":1e300,"recordId":9.3e18,"fieldData":[{"type":"Integer","fieldId":1e19,"value":-1e300}]})");
+  EXPECT_EQ(GetRecord(100, 7, {}).status().code(), absl::StatusCode::kUnavailable);
+  transport_.Enqueue(200, R"({"appId":100,"recordId":7.0,"fieldData":[]})");
+  absl::StatusOr<Record> record = GetRecord(100, 7, {});
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->record_id, 7);
+}
+
 TEST_F(OnspringClientTest, Errors) {
   transport_.Enqueue(404, "");
   absl::StatusOr<Record> record = GetRecord(100, 7, {});

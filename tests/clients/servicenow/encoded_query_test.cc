@@ -117,6 +117,13 @@ TEST(EncodedQueryTest, ComparisonsGroupsAndOrdering) {
   EXPECT_EQ(Code(EncodedQuery().Equals("a", "b").NewGroup()), absl::StatusCode::kInvalidArgument);
 }
 
+// Found by the encoded_query fuzzer: `sys_updated_on>` + "=x" read as `>=` x.
+TEST(EncodedQueryTest, AGreaterThanValueCannotTurnTheOperatorIntoGreaterOrEquals) {
+  EXPECT_EQ(Code(EncodedQuery().GreaterThan("sys_updated_on", "=x")),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Q(EncodedQuery().GreaterThan("sys_updated_on", "x=")), "sys_updated_on>x=");
+}
+
 TEST(EncodedQueryTest, AfterCursor) {
   EncodedQuery filter;
   filter.Equals("active", "true");
