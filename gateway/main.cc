@@ -34,7 +34,8 @@ ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(120),
 ABSL_FLAG(int, max_concurrent_requests, 1024, "Requests in progress at once; more get 503.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "Time requests in progress get to finish after SIGTERM/SIGINT.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+ABSL_FLAG(std::string, log_level, "",
+          "debug, info, warn or error. Default: the config's logging.level, else info.");
 ABSL_FLAG(
     std::string, config, "",
     "onsync YAML config: its `gateway` section and the profiles' caller auth. Settings it "
@@ -50,13 +51,6 @@ int main(int argc, char** argv) {
   // 1% of a request's CPU. The code takes no absl::Mutex in an order that could deadlock.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   onsync::logging::Init("gateway");
-  const auto level = onsync::logging::ParseLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) {
-    spdlog::error("--log_level: {}", level.status().message());
-    return 2;
-  }
-  onsync::logging::SetLevel(*level);
-
   onsync::BlockTerminationSignals();
 
   onsync::gateway::GatewayOptions options;
@@ -78,7 +72,9 @@ int main(int argc, char** argv) {
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
   if (!config_path.empty()) {
-    auto config = onsync::config::LoadConfigFile(config_path, onsync::config::SystemSecretSource());
+    // The server's upstream secrets need not be readable here: only their shape is checked.
+    auto config =
+        onsync::config::LoadConfigFile(config_path, onsync::config::PlaceholderSecretSource());
     if (!config.ok()) {
       spdlog::error("invalid configuration {}: {}", config_path, config.status().message());
       return 2;
@@ -94,6 +90,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.auth = *std::move(auth);
+    onsync::logging::SetLevel(onsync::config::LogLevelFrom(config->logging()));
+  }
+  if (!absl::GetFlag(FLAGS_log_level).empty()) {
+    const auto level = onsync::logging::ParseLevel(absl::GetFlag(FLAGS_log_level));
+    if (!level.ok()) {
+      spdlog::error("--log_level: {}", level.status().message());
+      return 2;
+    }
+    onsync::logging::SetLevel(*level);
   }
   if (!absl::GetFlag(FLAGS_listen).empty()) options.listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_server).empty()) options.server = absl::GetFlag(FLAGS_server);
