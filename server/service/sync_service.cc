@@ -112,7 +112,7 @@ struct SyncServiceImpl::CallTrace {
   // This server's hop of the caller's trace, or of a new trace.
   std::string traceparent;
   // request_id (else the caller's x-request-id) and the trace id.
-  logging::LogContext log;
+  logging::LogContext log = {};
 };
 
 SyncServiceImpl::CallTrace SyncServiceImpl::TraceCall(const grpc::CallbackServerContext& context,

@@ -506,7 +506,9 @@ TEST_F(SyncE2eTest, TraceContextReachesEveryUpstreamRequestAndLogLineOfTheEvent)
   for (const sandbox::RequestLogEntry& entry : box().request_log().Entries()) {
     for (const auto& [name, value] : entry.headers) {
       // Each hop has its own parent id: never the caller's.
-      if (name == "traceparent") EXPECT_NE(value, caller_traceparent);
+      if (name == "traceparent") {
+        EXPECT_NE(value, caller_traceparent);
+      }
     }
   }
 
