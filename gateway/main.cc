@@ -5,9 +5,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "gateway/gateway.h"
 #include "server/config/config_loader.h"
@@ -47,9 +47,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "onsync HTTP gateway. Usage: onsync-gateway --listen HOST:PORT --server HOST:PORT");
   absl::ParseCommandLine(argc, argv);
-  // Debian builds Abseil with mutex deadlock detection on: a graph update on every lock, about
-  // 1% of a request's CPU. The code takes no absl::Mutex in an order that could deadlock.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  onsync::ApplyProcessDefaults();
   onsync::logging::Init("gateway");
   onsync::BlockTerminationSignals();
 

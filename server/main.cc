@@ -6,9 +6,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "server/config/config_loader.h"
 #include "server/config/secrets.h"
@@ -43,9 +43,7 @@ absl::Duration GraceFrom(const onsync::v1::ServerConfig& server) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("onsync gRPC server. Usage: onsync-server --config FILE");
   absl::ParseCommandLine(argc, argv);
-  // Debian builds Abseil with mutex deadlock detection on: a graph update on every lock, about
-  // 1% of a sync's CPU. The code takes no absl::Mutex in an order that could deadlock.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  onsync::ApplyProcessDefaults();
   onsync::logging::Init("server");
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
