@@ -5,6 +5,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -17,7 +18,10 @@
 #include "clients/servicenow/table_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 #include "tests/sandbox/sandbox.h"
+#include "tests/support/http_test_client.h"
 
 namespace onsync::clients {
 namespace {
@@ -30,6 +34,7 @@ constexpr int kUsersApp = 100;
 constexpr int kFullNameField = 1005;
 constexpr int kFirstNameField = 1001;
 constexpr int kLastNameField = 1002;
+constexpr int kUsernameField = 1003;
 
 // Runs an async client call and waits for its result.
 // A fault that fails the next `fail_next` requests (-1: all) with `status`.
@@ -139,6 +144,96 @@ TEST_F(ClientsSandboxTest, HostileValuesNeverWidenTheQuery) {
   }
 }
 
+// Values an attacker could put in an event or a ServiceNow record (issue 6, injection).
+std::vector<std::string> HostileValues() {
+  return {"O'Brien",
+          "a'b''c",
+          "\"quoted\"",
+          "x^y",
+          "^",
+          "^^",
+          "a^ORb=c",
+          "x^NQname=y",
+          "Payroll^ORname=Legacy CRM",
+          "Payroll^NQname!=x",
+          "=Payroll",
+          "name=Payroll",
+          "Payroll=",
+          "ORDERBYname",
+          "'; or 1 eq 1",
+          "' or '1' eq '1",
+          "Payroll' or name eq 'x",
+          "%27%20or%201%20eq%201",
+          "a&sysparm_query=name=Payroll",
+          "a#b?c",
+          "back\\slash",
+          "tab\there",
+          "Zoë ✓ Portal 2",
+          "PAYROLL",
+          std::string(10'000, 'L') + "'^OR"};
+}
+
+// Every hostile value, stored as a record's key, is found by exactly that record; the seed's
+// records (Payroll, Fred Jones, ...) are never returned.
+TEST_F(ClientsSandboxTest, EveryHostileValueMatchesOnlyItsOwnRecord) {
+  const std::string basic = "Basic YWRtaW46c2FuZGJveA==";
+  for (const std::string& value : HostileValues()) {
+    SCOPED_TRACE(value.substr(0, 60));
+    // ServiceNow: a business application named `value`, created through the Table API.
+    rapidjson::StringBuffer json;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(json);
+    writer.StartObject();
+    writer.Key("name");
+    writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    writer.EndObject();
+    auto created = ::onsync::testing::HttpRequest(
+        "127.0.0.1", sandbox_->servicenow_port(), "POST", "/api/now/table/cmdb_ci_business_app",
+        json.GetString(), {{"Authorization", basic}, {"Content-Type", "application/json"}});
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->status, 201) << created->body;
+    const auto row = LookupApp(value);
+    ASSERT_TRUE(row.ok()) << row.status();
+    ASSERT_TRUE(row->has_value());
+    EXPECT_EQ((*row)->Value("name").value_or(""), value);
+
+    // Onspring: a user whose username is `value`, found by an equality filter on it.
+    const auto saved = Await<onspring::SaveResult>([&](auto done) {
+      onspring_->SaveRecord(kUsersApp, 0, {{kUsernameField, onspring::FieldValue::String(value)}},
+                            absl::Now() + absl::Seconds(10), std::move(done));
+    });
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    const absl::StatusOr<std::string> filter =
+        onspring::Filter::Eq(kUsernameField, onspring::Literal::String(value)).Build();
+    ASSERT_TRUE(filter.ok()) << filter.status();
+    const auto users = Await<std::vector<onspring::Record>>([&](auto done) {
+      onspring_->QueryRecords(kUsersApp, *filter, {kUsernameField}, absl::Now() + absl::Seconds(10),
+                              std::move(done));
+    });
+    ASSERT_TRUE(users.ok()) << users.status();
+    ASSERT_EQ(users->size(), 1u);
+    EXPECT_EQ(users->front().record_id, saved->id);
+    EXPECT_EQ(users->front().fields.at(kUsernameField), onspring::FieldValue::String(value));
+  }
+}
+
+// Values that cannot be expressed safely are refused before anything is sent: nothing is
+// evaluated, and nothing reaches the upstream.
+TEST_F(ClientsSandboxTest, UnsafeValuesAreRefusedBeforeAnythingIsSent) {
+  const int64_t servicenow_before = Calls(FakeKind::kServiceNow);
+  for (const std::string& value :
+       {std::string("javascript:gs.log(1)"), std::string("JavaScript:gs.log(1)"),
+        std::string("line1\nline2"), std::string("cr\rhere"), std::string("nul\0x", 5)}) {
+    SCOPED_TRACE(value);
+    EXPECT_EQ(LookupApp(value).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(Calls(FakeKind::kServiceNow), servicenow_before);
+  EXPECT_EQ(onspring::Filter::Eq(kUsernameField, onspring::Literal::String(std::string("a\0b", 3)))
+                .Build()
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(ClientsSandboxTest, JavascriptValuesAreRejectedBeforeAnythingIsSent) {
   const int64_t before = Calls(FakeKind::kServiceNow);
   const auto row = LookupApp("javascript:gs.log(1)");
@@ -152,8 +247,7 @@ TEST_F(ClientsSandboxTest, WrongCredentialsAreUnauthenticated) {
       servicenow::TableClient::Create(*retrying_, *curl_, wrong, sandbox_->servicenow_url());
   ASSERT_TRUE(table.ok());
   const auto page = Await<servicenow::TablePage>([&](auto done) {
-    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)},
-                   std::move(done));
+    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)}, std::move(done));
   });
   EXPECT_EQ(page.status().code(), absl::StatusCode::kUnauthenticated) << page.status();
 
@@ -314,8 +408,7 @@ TEST_F(ClientsSandboxTest, OAuthTokensAreFetchedOnceAndRenewedAfterA401) {
       servicenow::TableClient::Create(*retrying_, *curl_, **oauth, sandbox_->servicenow_url());
   ASSERT_TRUE(table.ok());
   const auto page = Await<servicenow::TablePage>([&](auto done) {
-    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)},
-                   std::move(done));
+    (*table)->List({.table = "sys_user", .call = absl::Now() + absl::Seconds(10)}, std::move(done));
   });
   EXPECT_EQ(page.status().code(), absl::StatusCode::kUnauthenticated) << page.status();
   EXPECT_THAT(std::string(page.status().message()), ::testing::Not(HasSubstr("not-the-secret")));
