@@ -35,9 +35,11 @@ std::optional<std::string> MatchText(const FieldValue& value) {
   }
 }
 
-ReferenceResolver::ReferenceResolver(const clients::Clock& clock, CacheOptions options)
+ReferenceResolver::ReferenceResolver(const clients::Clock& clock, CacheOptions options,
+                                     std::shared_ptr<CreateLock> create_lock)
     : cache_(clock, options.ttl, options.max_entries),
-      recently_created_(clock, kRecentCreates, kRecentCreatesMax) {}
+      recently_created_(clock, kRecentCreates, kRecentCreatesMax),
+      create_lock_(std::move(create_lock)) {}
 
 std::string ReferenceResolver::Key(std::string_view scope, int app_id, int match_field_id,
                                    std::string_view value) {
@@ -111,20 +113,87 @@ void ReferenceResolver::CreateOnce(OnspringClient& client, std::string_view scop
         if (!id.ok()) return std::move(done)(id.status());
         std::move(done)(CreateResult{*id, *created_here});
       },
-      [this, &client, key, app_id, fields = std::move(fields), call,
+      [this, &client, key, app_id, match_field_id, value = std::move(value),
+       fields = std::move(fields), call,
        created_here](SingleFlight<int64_t>::Finish finish) mutable {
         // A create that ended between the check above and this flight left its record.
         if (std::optional<int64_t> id = Known(key)) return std::move(finish)(*id);
-        client.SaveRecord(app_id, 0, std::move(fields), call,
-                          [this, key, created_here, finish = std::move(finish)](
-                              absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
-                            if (!saved.ok()) return std::move(finish)(saved.status());
-                            cache_.Put(key, saved->id);
-                            recently_created_.Put(key, saved->id);
-                            *created_here = true;
-                            std::move(finish)(saved->id);
-                          });
+        if (create_lock_ == nullptr) {
+          return Save(client, key, app_id, std::move(fields), call, created_here, std::move(finish),
+                      nullptr);
+        }
+        // Across replicas: under the key's lock, look again (another replica may have created
+        // the record since this event's lookup, or while this one waited), then create.
+        create_lock_->Acquire(
+            key, call.deadline,
+            [this, &client, key, app_id, match_field_id, value = std::move(value),
+             fields = std::move(fields), call, created_here, finish = std::move(finish)](
+                absl::StatusOr<std::unique_ptr<CreateLock::Held>> held) mutable {
+              if (!held.ok()) return std::move(finish)(held.status());
+              QueryOne(client, app_id, match_field_id, value, call,
+                       [this, &client, key, app_id, fields = std::move(fields), call, created_here,
+                        finish = std::move(finish), held = *std::move(held)](
+                           absl::StatusOr<std::optional<int64_t>> existing) mutable {
+                         if (!existing.ok()) return std::move(finish)(existing.status());
+                         if (existing->has_value()) {
+                           cache_.Put(key, **existing);
+                           held.reset();  // released before the joined callers run
+                           return std::move(finish)(**existing);
+                         }
+                         Save(client, key, app_id, std::move(fields), call, created_here,
+                              std::move(finish), std::move(held));
+                       });
+            });
       });
+}
+
+void ReferenceResolver::QueryOne(OnspringClient& client, int app_id, int match_field_id,
+                                 const std::string& value, const clients::CallOptions& call,
+                                 Callback<std::optional<int64_t>> done) {
+  absl::StatusOr<std::string> filter = clients::onspring::AnyOf(match_field_id, {value});
+  if (!filter.ok()) return std::move(done)(filter.status());
+  client.QueryRecords(
+      app_id, *std::move(filter), {match_field_id}, call,
+      [app_id, match_field_id, value,
+       done = std::move(done)](absl::StatusOr<std::vector<Record>> records) mutable {
+        if (!records.ok()) return std::move(done)(records.status());
+        std::optional<int64_t> found;
+        for (const Record& record : *records) {
+          auto field = record.fields.find(match_field_id);
+          if (field == record.fields.end()) continue;
+          std::optional<std::string> text = MatchText(field->second);
+          if (!text.has_value() || *text != value) continue;  // exact re-check
+          if (found.has_value()) {
+            return std::move(done)(absl::AbortedError(absl::StrCat(
+                "ambiguous: more than one record of Onspring app ", app_id, " has field ",
+                match_field_id, " = \"", ToAbsl(std::string_view(value).substr(0, 200)),
+                "\" (records ", *found, " and ", record.record_id, ")")));
+          }
+          found = record.record_id;
+        }
+        std::move(done)(found);
+      });
+}
+
+void ReferenceResolver::Save(OnspringClient& client, const std::string& key, int app_id,
+                             std::map<int, FieldValue> fields, const clients::CallOptions& call,
+                             std::shared_ptr<bool> created_here,
+                             SingleFlight<int64_t>::Finish finish,
+                             std::unique_ptr<CreateLock::Held> held) {
+  client.SaveRecord(app_id, 0, std::move(fields), call,
+                    [this, key, created_here, finish = std::move(finish), held = std::move(held)](
+                        absl::StatusOr<clients::onspring::SaveResult> saved) mutable {
+                      // The create answered (created, or failed): others may look now. A create
+                      // whose outcome is unknown (a timeout) may still land after the release;
+                      // a replica that then looks and creates makes a duplicate, which Find
+                      // reports as ABORTED (ambiguous) rather than hiding.
+                      held.reset();
+                      if (!saved.ok()) return std::move(finish)(saved.status());
+                      cache_.Put(key, saved->id);
+                      recently_created_.Put(key, saved->id);
+                      *created_here = true;
+                      std::move(finish)(saved->id);
+                    });
 }
 
 }  // namespace onsync::engine

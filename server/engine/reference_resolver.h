@@ -10,6 +10,11 @@
 //     concurrent callers join the create in progress; a caller arriving later reuses the record
 //     from the cache or from the list of records created in the last 10 minutes (kept even when
 //     the cache is off), so that events racing on one missing record never create two.
+//   - Across processes: with a CreateLock (PostgreSQL configured), the flight's leader acquires
+//     the cross-process lock of the key (bounded by the call's deadline), then RE-CHECKS by
+//     querying Onspring for the exact value (bypassing the cache: another replica may have
+//     created the record meanwhile), creates only if the record is still missing, and releases
+//     the lock once the create has answered. Without a CreateLock nothing of this happens.
 //   - `scope` names the Onspring tenant (base URL and API key fingerprint): ids from one tenant
 //     are never served to another.
 //
@@ -20,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +36,7 @@
 #include "absl/time/time.h"
 #include "clients/http/scheduler.h"
 #include "clients/onspring/onspring_client.h"
+#include "server/engine/create_lock.h"
 #include "server/engine/single_flight.h"
 #include "server/engine/ttl_cache.h"
 
@@ -58,7 +65,9 @@ class ReferenceResolver {
   template <typename T>
   using Callback = absl::AnyInvocable<void(absl::StatusOr<T>) &&>;
 
-  ReferenceResolver(const clients::Clock& clock, CacheOptions options);
+  // `create_lock` null: creates are single-flight within this process only.
+  ReferenceResolver(const clients::Clock& clock, CacheOptions options,
+                    std::shared_ptr<CreateLock> create_lock = nullptr);
 
   void Find(clients::onspring::OnspringClient& client, std::string_view scope, int app_id,
             int match_field_id, std::vector<std::string> values, const clients::CallOptions& call,
@@ -77,10 +86,21 @@ class ReferenceResolver {
   static std::string Key(std::string_view scope, int app_id, int match_field_id,
                          std::string_view value);
   std::optional<int64_t> Known(const std::string& key);
+  // The id of the one record of `app_id` whose field equals `value` exactly, read from Onspring
+  // (never the cache); nullopt when there is none; ABORTED when there are several.
+  void QueryOne(clients::onspring::OnspringClient& client, int app_id, int match_field_id,
+                const std::string& value, const clients::CallOptions& call,
+                Callback<std::optional<int64_t>> done);
+  // Creates the record and remembers it (the flight's last step).
+  void Save(clients::onspring::OnspringClient& client, const std::string& key, int app_id,
+            std::map<int, clients::onspring::FieldValue> fields, const clients::CallOptions& call,
+            std::shared_ptr<bool> created_here, SingleFlight<int64_t>::Finish finish,
+            std::unique_ptr<CreateLock::Held> held);
 
   TtlCache<int64_t> cache_;
   TtlCache<int64_t> recently_created_;
   SingleFlight<int64_t> creates_;
+  const std::shared_ptr<CreateLock> create_lock_;
 };
 
 }  // namespace onsync::engine

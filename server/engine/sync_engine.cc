@@ -675,7 +675,8 @@ class SyncEngine::RunState : public std::enable_shared_from_this<RunState> {
 };
 
 SyncEngine::SyncEngine(const clients::Clock& clock, EngineOptions options)
-    : references_(clock, options.cache), fields_(clock, options.cache) {}
+    : references_(clock, options.cache, std::move(options.create_lock)),
+      fields_(clock, options.cache) {}
 
 SyncEngine::~SyncEngine() = default;
 

@@ -83,6 +83,9 @@ struct Upstreams {
 
 struct EngineOptions {
   CacheOptions cache;
+  // Serializes creates of referenced records across processes (replicas sharing PostgreSQL);
+  // null: within this process only.
+  std::shared_ptr<CreateLock> create_lock;
 };
 
 // Counters since construction, for metrics.

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/jobs/postgres_connection.h"
 
 namespace onsync::jobs {
 namespace {
@@ -31,18 +32,18 @@ using internal::Serialize;
 using internal::StateName;
 using ::onsync::v1::Job;
 using ::onsync::v1::JobState;
+using pg::kAdvisoryLockSpace;
+using pg::kInt8Oid;
+using pg::kTextOid;
+using pg::LockKeyHash;
+using pg::OneLine;
+using pg::Params;
+using pg::Result;
 
-// Advisory locks are taken in this key space (the two-int form's first key): "onsj".
-constexpr int32_t kAdvisoryLockSpace = 0x6f6e736a;
-// libpq's connect_timeout (seconds) unless the DSN sets one.
-constexpr char kDefaultConnectTimeoutSeconds[] = "10";
+// Error messages start with this.
+constexpr std::string_view kComponent = "job store";
 // PostgreSQL's longest identifier (NAMEDATALEN - 1); channel names are identifiers.
 constexpr size_t kMaxIdentifierBytes = 63;
-
-// Type OIDs of the parameters (pg_type.oid; stable across versions).
-constexpr Oid kByteaOid = 17;
-constexpr Oid kInt8Oid = 20;
-constexpr Oid kTextOid = 25;
 
 // The states as the SQL below spells them.
 static_assert(onsync::v1::JOB_STATE_QUEUED == 1 && onsync::v1::JOB_STATE_RUNNING == 2 &&
@@ -150,250 +151,13 @@ constexpr const char* kUpsertWatermark =
 constexpr const char* kNotify = "SELECT pg_notify($1, '')";
 constexpr const char* kAdvisoryLock = "SELECT pg_advisory_xact_lock($1::integer, $2::integer)";
 
-// ---------------------------------------------------------------------------------------------
-// Errors, parameters, results
-// ---------------------------------------------------------------------------------------------
-
 const absl::Status& StatusOf(const absl::Status& status) { return status; }
 template <typename T>
 absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
   return status_or.status();
 }
 
-// libpq's messages end with a newline and may span lines.
-std::string OneLine(const char* message) {
-  std::string text;
-  bool space = false;
-  for (const char* c = message != nullptr ? message : ""; *c != '\0'; ++c) {
-    if (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t') {
-      space = !text.empty();
-      continue;
-    }
-    if (space) text.push_back(' ');
-    space = false;
-    text.push_back(*c);
-  }
-  return text;
-}
-
-// Whether a SQLSTATE says "try again later" rather than "this is wrong".
-bool IsTransientSqlState(std::string_view state) {
-  if (state.size() != 5) return false;
-  const std::string_view klass = state.substr(0, 2);
-  return klass == "08" || klass == "53" || klass == "57" || klass == "40" || state == "55P03";
-}
-
-// The status of a failed statement or connection: see the header's "Errors".
-absl::Status PgError(PGconn* conn, const PGresult* result, std::string_view what) {
-  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary =
-      result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  const std::string message = OneLine(primary != nullptr ? primary : PQerrorMessage(conn));
-  const std::string sql_state = state != nullptr ? state : "";
-  std::string text = absl::StrCat("job store: ", AsAbsl(what), ": ", message);
-  if (!sql_state.empty()) absl::StrAppend(&text, " (SQLSTATE ", sql_state, ")");
-  if (PQstatus(conn) == CONNECTION_BAD) {
-    return absl::UnavailableError(absl::StrCat(text, "; the connection to PostgreSQL is lost"));
-  }
-  if (IsTransientSqlState(sql_state)) return absl::UnavailableError(text);
-  if (sql_state.rfind("22", 0) == 0) return absl::InvalidArgumentError(text);
-  return absl::InternalError(text);
-}
-
-// Statement parameters, all sent in binary format with their types: int8, text or bytea. Text is
-// sent as its bytes (the server checks the encoding and refuses a NUL byte).
-class Params {
- public:
-  Params& Int(int64_t value) {
-    const uint64_t big_endian = htobe64(static_cast<uint64_t>(value));
-    return Add(kInt8Oid, std::string(reinterpret_cast<const char*>(&big_endian), 8));
-  }
-  Params& Text(std::string_view value) { return Add(kTextOid, std::string(value)); }
-  Params& Bytes(std::string_view value) { return Add(kByteaOid, std::string(value)); }
-  Params& Null(Oid type) {
-    types_.push_back(type);
-    values_.emplace_back(std::nullopt);
-    return *this;
-  }
-
-  int size() const { return static_cast<int>(types_.size()); }
-  const Oid* types() const { return types_.data(); }
-  // Pointers into this object: valid while it lives unchanged.
-  std::vector<const char*> Values() const {
-    std::vector<const char*> out;
-    for (const auto& value : values_) out.push_back(value.has_value() ? value->data() : nullptr);
-    return out;
-  }
-  std::vector<int> Lengths() const {
-    std::vector<int> out;
-    for (const auto& value : values_) {
-      out.push_back(value.has_value() ? static_cast<int>(value->size()) : 0);
-    }
-    return out;
-  }
-
- private:
-  Params& Add(Oid type, std::string bytes) {
-    types_.push_back(type);
-    values_.emplace_back(std::move(bytes));
-    return *this;
-  }
-
-  std::vector<Oid> types_;
-  std::vector<std::optional<std::string>> values_;
-};
-
-// A statement's rows, in binary format.
-class Result {
- public:
-  explicit Result(PGresult* result) : result_(result, &PQclear) {}
-
-  int rows() const { return PQntuples(result_.get()); }
-  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
-  std::string_view Bytes(int row, int column) const {
-    return std::string_view(PQgetvalue(result_.get(), row, column),
-                            PQgetlength(result_.get(), row, column));
-  }
-  std::string Text(int row, int column) const { return std::string(Bytes(row, column)); }
-  // An int2, int4 or int8 column (big-endian in binary format); 0 for NULL.
-  int64_t Int(int row, int column) const {
-    const std::string_view bytes = Bytes(row, column);
-    if (bytes.size() == 8) {
-      uint64_t value = 0;
-      std::memcpy(&value, bytes.data(), 8);
-      return static_cast<int64_t>(be64toh(value));
-    }
-    if (bytes.size() == 4) {
-      uint32_t value = 0;
-      std::memcpy(&value, bytes.data(), 4);
-      return static_cast<int32_t>(be32toh(value));
-    }
-    if (bytes.size() == 2) {
-      uint16_t value = 0;
-      std::memcpy(&value, bytes.data(), 2);
-      return static_cast<int16_t>(be16toh(value));
-    }
-    return 0;
-  }
-  bool Bool(int row, int column) const {
-    const std::string_view bytes = Bytes(row, column);
-    return bytes.size() == 1 && bytes[0] != 0;
-  }
-  const PGresult* get() const { return result_.get(); }
-
- private:
-  std::unique_ptr<PGresult, decltype(&PQclear)> result_;
-};
-
-// A 32-bit FNV-1a hash: advisory lock keys, stable across builds and PostgreSQL versions (unlike
-// hashtext()).
-int32_t LockKeyHash(std::string_view text) {
-  uint32_t hash = 2166136261u;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 16777619u;
-  }
-  return static_cast<int32_t>(hash);
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// Connections
-// ---------------------------------------------------------------------------------------------
-
-// One libpq connection. Not thread-safe: one operation uses it at a time.
-class PostgresJobStore::Connection {
- public:
-  // Connects with `dsn`, after libpq's defaults of onsync: connect_timeout (unless the DSN sets
-  // one), application_name "onsync" (ditto), and client_encoding UTF8 (always: jobs are UTF-8).
-  static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& dsn) {
-    const char* keywords[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
-                              nullptr};
-    const char* values[] = {kDefaultConnectTimeoutSeconds, "onsync", dsn.c_str(), "UTF8", nullptr};
-    PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
-    if (conn == nullptr) return absl::ResourceExhaustedError("job store: out of memory");
-    if (PQstatus(conn) != CONNECTION_OK) {
-      absl::Status status = absl::UnavailableError(
-          absl::StrCat("job store: cannot connect to PostgreSQL: ", OneLine(PQerrorMessage(conn))));
-      PQfinish(conn);
-      return status;
-    }
-    // Notices (e.g. "relation already exists, skipping") are not errors; nobody reads them.
-    PQsetNoticeProcessor(
-        conn, [](void*, const char*) {}, nullptr);
-    return std::unique_ptr<Connection>(new Connection(conn));
-  }
-
-  ~Connection() { PQfinish(conn_); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  // A parameterized statement; `what` names it in errors.
-  absl::StatusOr<Result> Exec(std::string_view what, const char* sql, const Params& params = {}) {
-    ++statements_;
-    const std::vector<const char*> values = params.Values();
-    const std::vector<int> lengths = params.Lengths();
-    const std::vector<int> formats(params.size(), 1);
-    Result result(PQexecParams(conn_, sql, params.size(), params.types(), values.data(),
-                               lengths.data(), formats.data(), /*resultFormat=*/1));
-    return Check(std::move(result), what);
-  }
-
-  // Statements without parameters, several at once (migrations: constant SQL, no values).
-  absl::Status ExecScript(std::string_view what, const char* sql) {
-    ++statements_;
-    absl::StatusOr<Result> result = Check(Result(PQexec(conn_, sql)), what);
-    return result.status();
-  }
-
-  // Ends a transaction that failed (nothing to do when the server already ended it).
-  void RollBack() {
-    if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-      PQclear(PQexec(conn_, "ROLLBACK"));
-    }
-  }
-
-  // Whether an idle connection still works: not when the server's goodbye (a terminated backend,
-  // a restart) waits on its socket, or the socket is closed.
-  bool IsAlive() {
-    if (PQstatus(conn_) != CONNECTION_OK) return false;
-    pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
-    if (fd.fd < 0) return false;
-    if (poll(&fd, 1, 0) > 0) {
-      if (PQconsumeInput(conn_) == 0) return false;
-      // Pool connections LISTEN to nothing; drop anything stray.
-      while (PGnotify* notify = PQnotifies(conn_)) PQfreemem(notify);
-    }
-    return PQstatus(conn_) == CONNECTION_OK;
-  }
-
-  // Whether it may go back to the pool: connected, and not inside a transaction.
-  bool IsReusable() const {
-    return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
-  }
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
-
-  // Counts the statements of one operation, so that a connection found broken on the first one
-  // (nothing done yet) can be retried.
-  void StartOperation() { statements_ = 0; }
-  bool BrokeBeforeDoingAnything() const { return broken() && statements_ <= 1; }
-
-  PGconn* raw() { return conn_; }
-
- private:
-  explicit Connection(PGconn* conn) : conn_(conn) {}
-
-  absl::StatusOr<Result> Check(Result result, std::string_view what) {
-    // A null result (out of memory, or the connection was lost) is an error too.
-    const ExecStatusType status = PQresultStatus(result.get());
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
-    return PgError(conn_, result.get(), what);
-  }
-
-  PGconn* conn_;
-  int statements_ = 0;
-};
 
 struct PostgresJobStore::Row {
   Job job;
@@ -425,7 +189,7 @@ absl::StatusOr<std::unique_ptr<PostgresJobStore::Connection>> PostgresJobStore::
   // None idle, or this one broke while idle (a restarted server, a terminated backend): a new one
   // takes its place.
   connection.reset();
-  absl::StatusOr<std::unique_ptr<Connection>> fresh = Connection::Open(options_.dsn);
+  absl::StatusOr<std::unique_ptr<Connection>> fresh = Connection::Open(options_.dsn, kComponent);
   if (!fresh.ok()) {
     {
       std::lock_guard<std::mutex> lock(pool_mu_);
@@ -504,16 +268,7 @@ absl::StatusOr<std::unique_ptr<PostgresJobStore>> PostgresJobStore::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("the PostgreSQL job store's pool_size is 1..", kMaxPoolSize));
   }
-  // libpq's parse error quotes the string, which may hold a password: it is not passed on.
-  char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(options.dsn.c_str(), &parse_error);
-  if (parse_error != nullptr) PQfreemem(parse_error);
-  if (parsed == nullptr) {
-    return absl::InvalidArgumentError(
-        "the PostgreSQL DSN is not a libpq connection string (key=value pairs or a "
-        "postgresql:// URI)");
-  }
-  PQconninfoFree(parsed);
+  if (absl::Status dsn = pg::CheckDsn(options.dsn); !dsn.ok()) return dsn;
   std::unique_ptr<PostgresJobStore> store(new PostgresJobStore(std::move(options), clock));
   if (absl::Status status = store->Initialize(); !status.ok()) return status;
   return store;
@@ -590,7 +345,8 @@ absl::Status PostgresJobStore::Migrate() {
 
 absl::Status PostgresJobStore::Listen() {
   listener_.reset();
-  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(options_.dsn);
+  absl::StatusOr<std::unique_ptr<Connection>> connection =
+      Connection::Open(options_.dsn, kComponent);
   if (!connection.ok()) return connection.status();
   // LISTEN takes an identifier, not a value, so it cannot be a parameter: the channel (made from
   // the schema's name) is quoted as an identifier instead.

@@ -70,6 +70,9 @@
 #include "server/jobs/job_transitions.h"
 
 namespace onsync::jobs {
+namespace pg {
+class Connection;
+}  // namespace pg
 
 struct PostgresJobStoreOptions {
   // A libpq connection string (`host=... dbname=...` or `postgresql://...`). A secret: it may hold
@@ -126,7 +129,7 @@ class PostgresJobStore final : public JobStore {
   const std::string& channel() const { return channel_; }
 
  private:
-  class Connection;
+  using Connection = pg::Connection;
   struct Row;
 
   PostgresJobStore(PostgresJobStoreOptions options, const clients::Clock& clock);

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/config/secrets.h"
+#include "server/jobs/postgres_create_lock.h"
 #include "server/jobs/postgres_job_store.h"
 #include "server/jobs/sqlite_job_store.h"
 #include "server/service/health_service.h"
@@ -24,27 +25,40 @@ namespace {
 // Default of jobs.postgres.pool_size (0); other values outside 1..100 stop the start.
 constexpr int kDefaultPostgresPoolSize = 8;
 
+// The job store, and with PostgreSQL the lock that makes creates of referenced records single
+// across replicas.
+struct Stores {
+  std::unique_ptr<jobs::JobStore> jobs;
+  std::shared_ptr<engine::CreateLock> create_lock;  // null without PostgreSQL
+};
+
 // The store shared by replicas. Leases are not released at start: other replicas' workers may be
 // running their jobs; the jobs of a replica that died are claimed again when their leases expire.
-absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenPostgresJobStore(
-    const v1::PostgresStore& postgres, const config::SecretSource& secrets) {
+absl::StatusOr<Stores> OpenPostgresJobStore(const v1::PostgresStore& postgres,
+                                            const config::SecretSource& secrets) {
   // The DSN may hold a password: it is resolved here, passed on, and never logged.
   absl::StatusOr<std::string> dsn =
       config::ResolveSecret("jobs.postgres.dsn", postgres.dsn(), postgres.dsn_file(), secrets);
   if (!dsn.ok()) return dsn.status();
   absl::StatusOr<std::unique_ptr<jobs::PostgresJobStore>> store = jobs::PostgresJobStore::Open(
-      {.dsn = *std::move(dsn),
+      {.dsn = *dsn,
        .pool_size = postgres.pool_size() != 0 ? postgres.pool_size() : kDefaultPostgresPoolSize},
       clients::RealClock());
   if (!store.ok()) {
     return absl::Status(store.status().code(),
                         absl::StrCat("jobs.postgres: ", store.status().message()));
   }
-  return std::unique_ptr<jobs::JobStore>(*std::move(store));
+  absl::StatusOr<std::unique_ptr<jobs::PostgresCreateLock>> lock =
+      jobs::PostgresCreateLock::Open({.dsn = *std::move(dsn)});
+  if (!lock.ok()) {
+    return absl::Status(lock.status().code(),
+                        absl::StrCat("jobs.postgres: ", lock.status().message()));
+  }
+  return Stores{.jobs = *std::move(store), .create_lock = *std::move(lock)};
 }
 
-absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions& options,
-                                                             const config::SecretSource& secrets) {
+absl::StatusOr<Stores> OpenJobStore(const ServerOptions& options,
+                                    const config::SecretSource& secrets) {
   const v1::JobsConfig& jobs = options.config->jobs();
   if (jobs.has_postgres()) {
     if (!options.jobs_db_path.empty()) {
@@ -63,7 +77,7 @@ absl::StatusOr<std::unique_ptr<jobs::JobStore>> OpenJobStore(const ServerOptions
   if (!store.ok()) return store.status();
   // Only this process can open the file: jobs left RUNNING were its predecessor's.
   if (absl::Status released = (*store)->ReleaseAllLeases(); !released.ok()) return released;
-  return std::unique_ptr<jobs::JobStore>(*std::move(store));
+  return Stores{.jobs = *std::move(store), .create_lock = nullptr};
 }
 
 // One I/O thread: a scrape reads the job store's counts on it (a short query), which only ever
@@ -107,11 +121,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   absl::StatusOr<std::unique_ptr<UpstreamPool>> upstreams =
       UpstreamPool::Create(*options.config, secrets, &registry);
   if (!upstreams.ok()) return upstreams.status();
-  absl::StatusOr<std::unique_ptr<jobs::JobStore>> store = OpenJobStore(options, secrets);
-  if (!store.ok()) return store.status();
+  absl::StatusOr<Stores> stores = OpenJobStore(options, secrets);
+  if (!stores.ok()) return stores.status();
   std::unique_ptr<Server> server(new Server(
       std::make_unique<HealthService>(),
-      std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams), *std::move(store))));
+      std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams),
+                                        std::move(stores->jobs), std::move(stores->create_lock))));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   // gRPC sets SO_REUSEPORT by default, so a second server on a busy port would silently share it.

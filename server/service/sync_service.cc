@@ -36,8 +36,10 @@ constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(20);
 // A caller's request id is logged up to this length.
 constexpr size_t kMaxLoggedRequestId = 128;
 
-engine::EngineOptions EngineOptionsFrom(const Config& config) {
+engine::EngineOptions EngineOptionsFrom(const Config& config,
+                                        std::shared_ptr<engine::CreateLock> create_lock) {
   engine::EngineOptions options;
+  options.create_lock = std::move(create_lock);
   const v1::ServerConfig& server = config.server();
   options.cache.ttl =
       config::DurationOr(server.has_cache_ttl(), server.cache_ttl(), options.cache.ttl);
@@ -143,11 +145,12 @@ struct SyncServiceImpl::Prepared {
 
 SyncServiceImpl::SyncServiceImpl(std::shared_ptr<const Config> config,
                                  std::unique_ptr<UpstreamPool> upstreams,
-                                 std::unique_ptr<jobs::JobStore> store)
+                                 std::unique_ptr<jobs::JobStore> store,
+                                 std::shared_ptr<engine::CreateLock> create_lock)
     : config_(std::move(config)),
       profiles_(BuildProfiles(*config_)),
       upstreams_(std::move(upstreams)),
-      engine_(clients::RealClock(), EngineOptionsFrom(*config_)),
+      engine_(clients::RealClock(), EngineOptionsFrom(*config_, std::move(create_lock))),
       max_in_flight_(config_->server().max_in_flight_syncs() > 0
                          ? config_->server().max_in_flight_syncs()
                          : kDefaultMaxInFlight),

@@ -42,9 +42,12 @@ class SyncServiceImpl final : public onsync::v1::SyncService::CallbackService {
  public:
   // `upstreams` null: every sync fails with FAILED_PRECONDITION (no connections). `store` null:
   // the job methods fail with FAILED_PRECONDITION; otherwise the workers start at once.
+  // `create_lock` (replicas sharing PostgreSQL): creates of referenced records are single across
+  // the processes sharing it (engine::ReferenceResolver).
   SyncServiceImpl(std::shared_ptr<const onsync::v1::Config> config,
                   std::unique_ptr<UpstreamPool> upstreams,
-                  std::unique_ptr<jobs::JobStore> store = nullptr);
+                  std::unique_ptr<jobs::JobStore> store = nullptr,
+                  std::shared_ptr<engine::CreateLock> create_lock = nullptr);
   ~SyncServiceImpl() override;
 
   // Stops the job workers (running attempts get `grace`) and the WatchJob streams.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <random>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -222,6 +223,90 @@ std::string StateName(onsync::v1::JobState state) {
   std::string name = onsync::v1::JobState_Name(state);
   if (absl::StartsWith(name, "JOB_STATE_")) name.erase(0, 10);
   return name;
+}
+
+// Every user named in `seed`'s apps has exactly one Onspring user record (the ones already in
+// Onspring keep their id), and no full name appears twice. Returns name -> record id.
+std::map<std::string, int64_t> ExpectUsersOnce(const std::vector<OsRecord>& users,
+                                               const GenSeed& seed) {
+  std::map<std::string, std::vector<int64_t>> by_name;  // JSON text of Full Name -> ids
+  for (const OsRecord& user : users) {
+    const auto name = user.fields.find(1005);
+    by_name[name == user.fields.end() ? "<none>" : name->second].push_back(user.record_id);
+  }
+  int duplicates = 0;
+  for (const auto& [name, ids] : by_name) {
+    if (ids.size() > 1 && ++duplicates <= 10) {
+      ADD_FAILURE() << "user " << name << " exists " << ids.size()
+                    << " times: " << absl::StrJoin(ids, ", ");
+    }
+  }
+  EXPECT_EQ(duplicates, 0) << "users created twice";
+  std::set<int> referenced;
+  for (const GenApp& app : seed.apps) referenced.insert({app.owner, app.it_owner, app.l3});
+  std::map<std::string, int64_t> ids;
+  for (int index : referenced) {
+    const GenUser& user = seed.users[index];
+    const auto found = by_name.find(Quoted(user.name));
+    if (found == by_name.end()) {
+      ADD_FAILURE() << "user " << user.name << " was never created";
+      continue;
+    }
+    EXPECT_EQ(found->second.size(), 1u) << user.name;
+    if (user.record_id != 0) {
+      EXPECT_EQ(found->second.front(), user.record_id) << user.name;
+    }
+    ids[user.name] = found->second.front();
+  }
+  return ids;
+}
+
+// Every generated app has exactly one Business Applications record, holding the row's values.
+// Returns the number of apps whose record is wrong or missing.
+int ExpectAppRecords(const std::vector<OsRecord>& records, const GenSeed& seed,
+                     const std::map<std::string, int64_t>& user_ids) {
+  std::map<std::string, std::vector<const OsRecord*>> by_name;
+  for (const OsRecord& record : records) {
+    const auto name = record.fields.find(3001);
+    by_name[name == record.fields.end() ? "<none>" : name->second].push_back(&record);
+  }
+  int wrong = 0;
+  auto user = [&](int index) {
+    const auto id = user_ids.find(seed.users[index].name);
+    return id == user_ids.end() ? std::string("<no user>") : absl::StrCat("[", id->second, "]");
+  };
+  auto field = [](const OsRecord& record, int id) {
+    const auto value = record.fields.find(id);
+    return value == record.fields.end() ? std::string("<empty>") : value->second;
+  };
+  for (const GenApp& app : seed.apps) {
+    const auto found = by_name.find(Quoted(app.name));
+    std::string problem;
+    if (found == by_name.end()) {
+      problem = "no record";
+    } else if (found->second.size() != 1) {
+      problem = absl::StrCat(found->second.size(), " records");
+    } else {
+      const OsRecord& record = *found->second.front();
+      if (app.record_id != 0 && record.record_id != app.record_id) {
+        problem = absl::StrCat("record id ", record.record_id, ", not ", app.record_id);
+      } else if (field(record, 3002) != Quoted(app.number)) {
+        problem = absl::StrCat("short name ", field(record, 3002), ", not ", app.number);
+      } else if (field(record, 3003) != Quoted("Generated: " + app.name)) {
+        problem = absl::StrCat("description ", field(record, 3003));
+      } else if (field(record, 3006) != user(app.owner) ||
+                 field(record, 3007) != user(app.it_owner) || field(record, 3008) != user(app.l3) ||
+                 field(record, 3009) != user(app.l3)) {
+        problem = absl::StrCat("owners ", field(record, 3006), " ", field(record, 3007), " ",
+                               field(record, 3008), " ", field(record, 3009), ", not ",
+                               user(app.owner), " ", user(app.it_owner), " ", user(app.l3));
+      } else if (field(record, 3010) != "[2,1]" && field(record, 3010) != "[1,2]") {
+        problem = absl::StrCat("regulatory ", field(record, 3010));  // SOX (2), GDPR (1)
+      }
+    }
+    if (!problem.empty() && ++wrong <= 10) ADD_FAILURE() << app.name << ": " << problem;
+  }
+  return wrong;
 }
 
 void JobsE2eTest::TearDown() {

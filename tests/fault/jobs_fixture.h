@@ -10,12 +10,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -98,6 +100,34 @@ absl::Time TimeOf(const google::protobuf::Timestamp& timestamp);
 
 // "JOB_STATE_SUCCEEDED" -> "SUCCEEDED".
 std::string StateName(onsync::v1::JobState state);
+
+// Joins the threads when it goes out of scope (also on a failed ASSERT), after setting `stop`.
+class JoinOnExit {
+ public:
+  JoinOnExit(std::vector<std::thread>& threads, std::atomic<bool>& stop)
+      : threads_(threads), stop_(stop) {}
+  ~JoinOnExit() {
+    stop_ = true;
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+
+ private:
+  std::vector<std::thread>& threads_;
+  std::atomic<bool>& stop_;
+};
+
+// Every user named in `seed`'s apps has exactly one Onspring user record (the ones already in
+// Onspring keep their id), and no full name appears twice (test failures otherwise). Returns
+// name -> record id.
+std::map<std::string, int64_t> ExpectUsersOnce(const std::vector<OsRecord>& users,
+                                               const GenSeed& seed);
+
+// Every generated app has exactly one Business Applications record, holding the row's values.
+// Returns the number of apps whose record is wrong or missing (each a test failure).
+int ExpectAppRecords(const std::vector<OsRecord>& records, const GenSeed& seed,
+                     const std::map<std::string, int64_t>& user_ids);
 
 class JobsE2eTest : public E2eTest {
  protected:
