@@ -52,6 +52,14 @@ std::optional<std::string> OriginOf(std::string_view url) {
   return absl::StrCat(split->scheme, "://", split->authority);
 }
 
+std::optional<std::string> OnOrigin(std::string_view url, std::string_view origin) {
+  std::optional<Split> split = SplitUrl(url);
+  if (!split || absl::StrCat(split->scheme, "://", split->authority) != ToAbsl(origin)) {
+    return std::nullopt;
+  }
+  return absl::StrCat(ToAbsl(origin), ToAbsl(split->rest));
+}
+
 absl::StatusOr<std::string> InstanceOrigin(std::string_view instance_url) {
   std::optional<Split> split = SplitUrl(instance_url);
   if (!split || !(split->rest.empty() || split->rest == "/")) {

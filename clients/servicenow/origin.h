@@ -19,6 +19,11 @@ namespace onsync::clients::servicenow {
 // carries user info (`user@host`).
 std::optional<std::string> OriginOf(std::string_view url);
 
+// `url` on `origin` exactly as spelled there (its path, query and fragment kept) when the URL's
+// origin (OriginOf) is `origin`; nullopt otherwise. What is sent is then always the configured
+// origin's own text, whatever case or default port the URL came with.
+std::optional<std::string> OnOrigin(std::string_view url, std::string_view origin);
+
 // The origin of a configured instance URL, which must be an http(s) origin with at most a
 // trailing '/': no path, query, fragment or user info. INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::string> InstanceOrigin(std::string_view instance_url);

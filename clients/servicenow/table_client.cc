@@ -466,14 +466,15 @@ void TableClient::NextPage(std::shared_ptr<PageLoop> loop) {
                 return;
               }
               if (next.has_value()) {
-                if (OriginOf(*next) != origin_) {
+                std::optional<std::string> on_instance = OnOrigin(*next, origin_);
+                if (!on_instance.has_value()) {
                   std::move(loop->done)(absl::FailedPreconditionError(
                       absl::StrCat("ServiceNow paging link points outside the instance ", origin_,
                                    " (refused, credentials are only sent to the instance): ",
                                    OriginOf(*next).value_or("not an http(s) URL"))));
                   return;
                 }
-                loop->url = *std::move(next);
+                loop->url = *std::move(on_instance);
               } else if (!has_link) {
                 // No Link header at all: page by offset until an empty page.
                 loop->request.offset += loop->request.limit;

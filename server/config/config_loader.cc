@@ -1,5 +1,6 @@
 #include "server/config/config_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -716,6 +718,37 @@ std::string SyntaxHint(absl::string_view yaml, int line) {
   return "";
 }
 
+// Counts the documents of a stream without building them.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The stream's first document and whether there is a second. Not YAML::LoadAll: in Debian's
+// yaml-cpp (0.7) it loops forever, allocating all the while, on some malformed streams (a lone
+// ',' is enough: jbeder/yaml-cpp#1040, fixed upstream after 0.8 by #1319), where the parser keeps
+// reporting one more empty document. Found by the config_yaml fuzzer. Throws YAML::Exception.
+std::pair<YAML::Node, bool> LoadFirstDocument(const std::string& yaml) {
+  YAML::Node first = YAML::Load(yaml);
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  int documents = 0;
+  while (documents < 2 && parser.HandleNextDocument(counter)) ++documents;
+  return {std::move(first), documents > 1};
+}
+
 // Parses the YAML and converts it; problems (syntax included) go to the returned status.
 absl::StatusOr<std::string> ConvertYaml(absl::string_view yaml, const Descriptor& type,
                                         WrittenPaths* written) {
@@ -725,14 +758,13 @@ absl::StatusOr<std::string> ConvertYaml(absl::string_view yaml, const Descriptor
   }
   // yaml-cpp reports errors by throwing; nothing may escape this function.
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
+    const auto [document, more] = LoadFirstDocument(std::string(yaml));
+    if (more) {
       return absl::InvalidArgumentError(
-          absl::StrCat("(top level): expected one YAML document, found ", documents.size(),
-                       " (--- separators)"));
+          "(top level): expected one YAML document, found more (--- separators)");
     }
     YamlToJsonConverter converter(written);
-    converter.Convert(documents.empty() ? YAML::Node() : documents[0], type);
+    converter.Convert(document, type);
     if (!converter.issues().empty()) return converter.issues().ToStatus();
     return std::move(converter.json());
   } catch (const YAML::Exception& e) {

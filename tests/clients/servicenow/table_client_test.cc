@@ -354,7 +354,24 @@ TEST_F(TableClientTest, ListAllAcceptsRelativeAndDefaultPortLinks) {
   const std::vector<HttpRequest> sent = transport_.requests();
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[1].url, absl::StrCat(kTableUrl, "incident?sysparm_offset=1"));
+  // The instance's own spelling of its origin is what is sent, not the link's.
+  EXPECT_EQ(sent[2].url, absl::StrCat(kTableUrl, "incident?sysparm_offset=2"));
   EXPECT_EQ(RequestHeader(sent[2], "Authorization"), BasicHeader());
+}
+
+// Found by the servicenow_response fuzzer: a link spelled `httPs://` was sent as spelled (the
+// same origin, but not the instance's own text).
+TEST_F(TableClientTest, ANextLinkIsSentOnTheInstancesOwnOrigin) {
+  transport_.Enqueue(
+      200, R"({"result":[{"n":"1"}]})",
+      {{"Link",
+        "<httPs://ACME.service-now.com/api/now/table/incident?sysparm_offset=1>;rel=next"}});
+  transport_.Enqueue(200, R"({"result":[]})");
+  absl::StatusOr<std::vector<Row>> rows = ListAll({.table = "incident", .limit = 1});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  const std::vector<HttpRequest> sent = transport_.requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].url, absl::StrCat(kTableUrl, "incident?sysparm_offset=1"));
 }
 
 TEST_F(TableClientTest, ListAllDetectsALinkLoop) {

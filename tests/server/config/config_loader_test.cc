@@ -420,7 +420,16 @@ TEST(ParseConfigYamlTest, SyntaxErrorHintsAtUnquotedEnvReferencesInFlowMappings)
 
 TEST(ParseConfigYamlTest, MoreThanOneDocument) {
   EXPECT_THAT(ErrorOf("logging: {level: info}\n---\nlogging: {level: warn}\n"),
-              HasSubstr("expected one YAML document, found 2"));
+              HasSubstr("expected one YAML document, found more"));
+}
+
+// Found by the config_yaml fuzzer: Debian's yaml-cpp LoadAll loops forever on these.
+TEST(ConfigLoaderTest, StreamsThatHangYamlCppsLoadAllAreRefusedAtOnce) {
+  FakeSecretSource secrets;
+  for (const std::string yaml : {",", ",a: b\n", ",servicenow:\n  x: y\n"}) {
+    SCOPED_TRACE(yaml);
+    EXPECT_EQ(ParseConfigYaml(yaml, secrets).status().code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(ParseConfigYamlTest, AliasBombIsCut) {
