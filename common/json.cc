@@ -1,6 +1,10 @@
 #include "common/json.h"
 
 #include "absl/strings/str_format.h"
+#include "rapidjson/encodedstream.h"
+#include "rapidjson/encodings.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 
 namespace onsync {
 
@@ -36,5 +40,16 @@ std::string JsonEscape(std::string_view text) {
 }
 
 std::string JsonQuote(std::string_view text) { return "\"" + JsonEscape(text) + "\""; }
+
+bool IsStrictJson(std::string_view text) {
+  rapidjson::MemoryStream memory(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> input(memory);
+  rapidjson::BaseReaderHandler<rapidjson::UTF8<>> ignore;
+  rapidjson::Reader reader;
+  return !reader
+              .Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(input,
+                                                                                             ignore)
+              .IsError();
+}
 
 }  // namespace onsync

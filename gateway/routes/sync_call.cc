@@ -175,6 +175,10 @@ std::optional<http::Response> ReadJsonObjectBody(const http::Request& request, S
     return ErrorResponse(
         absl::InvalidArgumentError("the request body must be a JSON object: it is empty"));
   }
+  if (!IsStrictJson(request.body)) {
+    return ErrorResponse(absl::InvalidArgumentError(
+        "the request body must be a JSON object: it is not valid JSON (RFC 8259)"));
+  }
   // Struct's JSON form is an object: arrays, scalars and malformed text all fail to parse.
   const auto parsed = google::protobuf::util::JsonStringToMessage(request.body, &body);
   if (!parsed.ok()) {
