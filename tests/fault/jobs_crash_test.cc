@@ -457,6 +457,10 @@ TEST_F(JobsE2eTest, BatchRunKilledMidwayResumesFromItsCheckpoint) {
       (read.sequence <= kill_sequence ? before : after).push_back(key);
     }
   }
+  // The same page read twice in a row is the retry policy at work (an attempt that timed out
+  // under load is sent again), not a finished page read again: count it once.
+  before.erase(std::unique(before.begin(), before.end()), before.end());
+  after.erase(std::unique(after.begin(), after.end()), after.end());
   ASSERT_FALSE(before.empty());
   ASSERT_FALSE(after.empty());
   const std::string first_page = absl::StrCat(kSnFirstPage, " offset=0");
