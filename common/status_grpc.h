@@ -2,7 +2,10 @@
 //
 // The server converts once, at its edge (ToGrpcStatus when finishing an RPC); the gateway
 // converts a call's grpc::Status back with FromGrpcStatus before mapping it to HTTP. Both
-// status types share google.rpc.Code numbering, so codes cross unchanged.
+// status types share google.rpc.Code numbering, so codes cross unchanged. A retry hint
+// (common/retry_after.h) crosses as a google.rpc.RetryInfo in the call's google.rpc.Status
+// details (the `grpc-status-details-bin` trailer), which grpcurl and other gRPC clients read; other
+// absl payloads stay inside the process.
 //
 // Thread safety: pure functions.
 #ifndef ONSYNC_COMMON_STATUS_GRPC_H_

@@ -169,9 +169,7 @@ absl::Status StatusFromHttpResponse(const HttpResponse& response, absl::Time now
   if (status.ok()) return status;
   if (const std::optional<std::string_view> header = response.Header("retry-after")) {
     if (const std::optional<absl::Duration> delay = ParseRetryAfter(*header, now)) {
-      status.SetPayload(
-          ToAbsl(kRetryAfterPayloadUrl),
-          absl::Cord(absl::StrCat(absl::ToInt64Seconds(absl::Ceil(*delay, absl::Seconds(1))))));
+      status = WithRetryAfter(std::move(status), *delay);
     }
   }
   return status;
@@ -181,12 +179,6 @@ std::optional<int> HttpStatusOf(const absl::Status& status) {
   const std::optional<int64_t> value = IntPayload(status, kHttpStatusPayloadUrl);
   if (!value.has_value()) return std::nullopt;
   return static_cast<int>(*value);
-}
-
-std::optional<absl::Duration> RetryAfterFromStatus(const absl::Status& status) {
-  const std::optional<int64_t> value = IntPayload(status, kRetryAfterPayloadUrl);
-  if (!value.has_value() || *value < 0) return std::nullopt;
-  return absl::Seconds(*value);
 }
 
 std::string SummarizeBody(std::string_view body, size_t max) {

@@ -44,11 +44,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/http/http_transport.h"
+#include "common/retry_after.h"
 
 namespace onsync::clients {
 
 inline constexpr std::string_view kHttpStatusPayloadUrl = "type.onsync.dev/onsync.http_status";
-inline constexpr std::string_view kRetryAfterPayloadUrl = "type.onsync.dev/onsync.retry_after_s";
 
 // See the table above.
 absl::Status StatusFromHttp(int http_status, std::string_view message);
@@ -60,8 +60,9 @@ absl::Status StatusFromHttpResponse(const HttpResponse& response, absl::Time now
 // The HTTP status a StatusFromHttp error carries, if any.
 std::optional<int> HttpStatusOf(const absl::Status& status);
 
-// The Retry-After delay a StatusFromHttpResponse error carries, if any.
-std::optional<absl::Duration> RetryAfterFromStatus(const absl::Status& status);
+// The Retry-After delay (common/retry_after.h) a StatusFromHttpResponse error carries.
+using ::onsync::kRetryAfterPayloadUrl;
+using ::onsync::RetryAfterFromStatus;
 
 // A short, printable, single-line rendering of an upstream (error) body for messages: markup
 // tags, <script> and <style> contents are dropped and common entities decoded when the body

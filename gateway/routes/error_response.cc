@@ -1,7 +1,11 @@
 #include "gateway/routes/error_response.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/json.h"
+#include "common/retry_after.h"
 #include "common/string_view.h"
 
 namespace onsync::gateway {
@@ -59,7 +63,12 @@ http::Response ErrorResponse(int http_status, absl::StatusCode code, absl::strin
 }
 
 http::Response ErrorResponse(const absl::Status& status) {
-  return ErrorResponse(HttpStatusFromCode(status.code()), status.code(), status.message());
+  http::Response response =
+      ErrorResponse(HttpStatusFromCode(status.code()), status.code(), status.message());
+  if (const std::optional<absl::Duration> retry_after = RetryAfterFromStatus(status)) {
+    response.headers.emplace_back("Retry-After", absl::StrCat(absl::ToInt64Seconds(*retry_after)));
+  }
+  return response;
 }
 
 }  // namespace onsync::gateway

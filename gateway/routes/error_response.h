@@ -18,7 +18,9 @@ namespace onsync::gateway {
 // UNAVAILABLE 503, DATA_LOSS 500, UNAUTHENTICATED 401.
 int HttpStatusFromCode(absl::StatusCode code);
 
-// An error response with the status from the table above.
+// An error response with the status from the table above, and a `Retry-After` header (whole
+// seconds) when the status carries a retry hint (common/retry_after.h): the server's refusal at
+// capacity, or an upstream's own Retry-After.
 http::Response ErrorResponse(const absl::Status& status);
 
 // An error response whose HTTP status is not the table's (405, 413, 415, 431, ...).

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "clients/http/redact.h"
 #include "common/logging.h"
+#include "common/retry_after.h"
 #include "common/status_grpc.h"
 #include "common/string_view.h"
 #include "common/trace_context.h"
@@ -30,6 +31,9 @@ using onsync::v1::Config;
 using onsync::v1::ListProfilesResponse;
 
 constexpr int kDefaultMaxInFlight = 256;
+// What a sync refused at capacity is told to wait: syncs take tens of milliseconds, so a slot is
+// soon free; one second (the smallest Retry-After) spreads a burst's retries.
+constexpr absl::Duration kAtCapacityRetryAfter = absl::Seconds(1);
 // Upstream calls end this much before the call's deadline, so that the sync answers with its
 // own DEADLINE_EXCEEDED (naming what was slow) before gRPC cancels the call.
 constexpr absl::Duration kDeadlineMargin = absl::Milliseconds(20);
@@ -338,8 +342,11 @@ grpc::ServerUnaryReactor* SyncServiceImpl::SyncRecord(grpc::CallbackServerContex
   }
   if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= max_in_flight_) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", max_in_flight_, " syncs in progress (server.max_in_flight_syncs); retry"))));
+    reactor->Finish(ToGrpcStatus(WithRetryAfter(
+        absl::UnavailableError(absl::StrCat("at capacity: ", max_in_flight_,
+                                            " syncs in progress (server.max_in_flight_syncs); "
+                                            "retry later")),
+        kAtCapacityRetryAfter)));
     return reactor;
   }
   engine_.Run(

@@ -6,7 +6,8 @@
 // profile's (an ASYNC profile needs EnqueueSync: FAILED_PRECONDITION); the configured upstreams,
 // or the caller's `connections` as `server.inline_sync` allows. Every upstream call is bounded by
 // the call's deadline (or `upstream.request_timeout` when it has none). Syncs beyond
-// `server.max_in_flight_syncs` are refused with RESOURCE_EXHAUSTED. One log line per sync.
+// `server.max_in_flight_syncs` are refused at once with UNAVAILABLE and a 1 s retry hint
+// (google.rpc.RetryInfo; 503 + Retry-After through the gateway). One log line per sync.
 // An ASYNC profile's SyncRecord (mode unspecified) stores a WRITE_BACK job and answers with it.
 // EnqueueSync stores an event job (deduplicated by request id, else by profile + record +
 // payload hash within `jobs.dedupe_window`); StartBatchSync a batch run (one per profile);

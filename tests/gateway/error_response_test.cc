@@ -1,5 +1,6 @@
 #include "gateway/routes/error_response.h"
 
+#include "common/retry_after.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -50,6 +51,22 @@ TEST(ErrorResponseTest, UnauthenticatedAsksForCredentials) {
   EXPECT_EQ(response.status, 401);
   EXPECT_THAT(response.headers,
               ::testing::Contains(::testing::Pair("WWW-Authenticate", ::testing::_)));
+}
+
+TEST(ErrorResponseTest, ARetryHintBecomesRetryAfterInWholeSeconds) {
+  const http::Response busy =
+      ErrorResponse(WithRetryAfter(absl::UnavailableError("at capacity"), absl::Seconds(1)));
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_THAT(busy.headers, ::testing::Contains(::testing::Pair("Retry-After", "1")));
+
+  const http::Response throttled = ErrorResponse(
+      WithRetryAfter(absl::ResourceExhaustedError("slow down"), absl::Milliseconds(2100)));
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_THAT(throttled.headers, ::testing::Contains(::testing::Pair("Retry-After", "3")));
+
+  const http::Response plain = ErrorResponse(absl::UnavailableError("down"));
+  EXPECT_THAT(plain.headers,
+              ::testing::Not(::testing::Contains(::testing::Pair("Retry-After", ::testing::_))));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/retry_after.h"
+#include "common/status_grpc.h"
 #include "common/trace_context.h"
 #include "gateway/routes/sync_route.h"
 #include "gmock/gmock.h"
@@ -375,6 +377,21 @@ TEST_F(SyncRouteTest, ServerErrorsMapThroughTheTable) {
     fake_.Fail(grpc::Status(code, "upstream says \"no\""));
     ExpectError(PostSync(PocBody()), http_status, static_cast<int>(code), "upstream says \"no\"");
   }
+}
+
+TEST_F(SyncRouteTest, AServerAtCapacityIs503WithItsRetryAfter) {
+  fake_.Fail(ToGrpcStatus(WithRetryAfter(absl::UnavailableError("at capacity"), absl::Seconds(2))));
+  const absl::StatusOr<HttpResult> result = PostSync(PocBody());
+  ExpectError(result, 503, static_cast<int>(grpc::StatusCode::UNAVAILABLE), "at capacity");
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->Header("retry-after"), "2");
+
+  // Without a hint, no header.
+  fake_.Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
+  const absl::StatusOr<HttpResult> plain = PostSync(PocBody());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->status, 503);
+  EXPECT_EQ(plain->Header("retry-after"), std::nullopt);
 }
 
 TEST_F(SyncRouteTest, DeadlineAndTracingHeadersTravelWithTheCall) {

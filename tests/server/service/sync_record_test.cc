@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 #include "server/config/config_loader.h"
 #include "server/service/server.h"
@@ -221,10 +223,24 @@ TEST_F(SyncRecordTest, SyncsBeyondTheInFlightCapAreRefused) {
   WaitUntilServiceNowIsCalled();  // The first sync now waits on ServiceNow.
   v1::SyncRecordResponse second_response;
   grpc::Status second = Call(request, &second_response);
-  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Refused at once (not queued behind the first), with a retry hint in the standard details.
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(second.error_message(), HasSubstr("server.max_in_flight_syncs"));
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(second.error_details()));
+  EXPECT_EQ(details.code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::RetryInfo retry_info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&retry_info));
+  EXPECT_EQ(retry_info.retry_delay().seconds(), 1);
+  EXPECT_FALSE(first_done.HasBeenNotified());
+
   ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+  // The slot is free again once the first sync has finished.
+  sandbox_->SetFaults(FakeKind::kServiceNow, sandbox::FaultConfig{});
+  grpc::Status third = Call(request, &second_response);
+  EXPECT_TRUE(third.ok()) << third.error_message();
 }
 
 TEST_F(SyncRecordTest, ShutdownReleasesASyncWaitingOnASlowUpstream) {
