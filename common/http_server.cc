@@ -7,6 +7,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -21,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,6 +35,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -43,6 +47,7 @@
 #include "absl/time/time.h"
 #include "common/json.h"
 #include "common/string_view.h"
+#include "common/tls.h"
 
 namespace onsync::http {
 
@@ -189,9 +194,46 @@ Response DefaultErrorResponse(int http_status, std::string_view message) {
   return response;
 }
 
+// A TLS 1.2+ server context from checked PEM files (common/tls.h); with a CA, client
+// certificates are requested and verified, and required when `require_client_cert`.
+absl::StatusOr<net::ssl::context> MakeSslContext(const tls::TlsFiles& files,
+                                                 std::string_view what) {
+  absl::StatusOr<tls::TlsPem> pem = tls::LoadTlsPem(files, what, /*for_listener=*/true);
+  if (!pem.ok()) return pem.status();
+  net::ssl::context context(net::ssl::context::tls_server);
+  context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                      net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  context.use_certificate_chain(net::buffer(pem->cert_chain), ec);
+  if (!ec) context.use_private_key(net::buffer(pem->private_key), net::ssl::context::pem, ec);
+  if (!ec && !pem->root_certs.empty()) {
+    context.add_certificate_authority(net::buffer(pem->root_certs), ec);
+    if (!ec) {
+      context.set_verify_mode(
+          net::ssl::verify_peer |
+              (files.require_client_cert ? net::ssl::verify_fail_if_no_peer_cert : 0),
+          ec);
+    }
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(what), ": the TLS library refused the files: ", ec.message()));
+  }
+  return context;
+}
+
 namespace internal {
 
-class Session;
+// A connection as the core sees it; Session<Stream> is the plaintext or TLS implementation.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual const net::any_io_executor& executor() const = 0;
+  virtual void Start() = 0;
+  virtual void OnShutdown() = 0;
+  virtual void ForceClose() = 0;
+};
 
 // State shared by the Server object, the acceptor and every session. Sessions (and through them
 // pending `Respond`s) hold it by shared_ptr, so the io_context outlives every socket.
@@ -235,60 +277,85 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   std::mutex mu;
   std::condition_variable connections_closed;
-  bool posts_open = true;                                         // guarded by mu
-  size_t open_connections = 0;                                    // guarded by mu
-  uint64_t next_session_id = 0;                                   // guarded by mu
-  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
+  bool posts_open = true;                                             // guarded by mu
+  size_t open_connections = 0;                                        // guarded by mu
+  uint64_t next_session_id = 0;                                       // guarded by mu
+  std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+  // Set before the first accept when the server speaks TLS; used read-only afterwards.
+  std::optional<net::ssl::context> ssl;
 
  private:
   void OnAccept(const beast::error_code& ec, tcp::socket socket);
 };
 
-// One connection. Every member function except PostResponse runs on the connection's strand.
-// It serves one request at a time: idle -> reading -> handling -> writing -> idle (or closed).
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over `Stream` (beast::tcp_stream, or beast::ssl_stream over one). Every member
+// function except PostResponse runs on the connection's strand. It serves one request at a time:
+// (TLS handshake ->) idle -> reading -> handling -> writing -> idle (or closed).
+template <typename Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<ServerCore> core, uint64_t id, tcp::socket socket,
-          std::string remote_address)
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <typename... StreamArgs>
+  Session(std::shared_ptr<ServerCore> core, uint64_t id, std::string remote_address,
+          StreamArgs&&... stream_args)
       : core_(std::move(core)),
         id_(id),
         remote_address_(std::move(remote_address)),
-        stream_(std::move(socket)),
+        stream_(std::forward<StreamArgs>(stream_args)...),
         executor_(stream_.get_executor()) {}
 
-  const net::any_io_executor& executor() const { return executor_; }
+  const net::any_io_executor& executor() const override { return executor_; }
 
-  void Start() { ReadNext(); }
+  // The TLS handshake must complete within the read timeout, like a request.
+  void Start() override {
+    if constexpr (kTls) {
+      SetTimeout(core_->options.read_timeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = this->shared_from_this()](const beast::error_code& ec) {
+                                if (self->state_ == State::kClosed) return;
+                                if (ec) return self->Close();
+                                self->ReadNext();
+                              });
+    } else {
+      ReadNext();
+    }
+  }
 
   // Server shutdown began: connections waiting for a request close now; the others finish the
   // exchange in progress and close after it. An idle connection with bytes already received has
   // started a request: it is read and answered 503 rather than reset.
-  void OnShutdown() {
+  void OnShutdown() override {
     if (state_ == State::kLingering) return Close();
     if (state_ == State::kIdle) {
       beast::error_code ec;
-      if (stream_.socket().available(ec) == 0 || ec) Close();
+      if (Lowest().socket().available(ec) == 0 || ec) Close();
     }
   }
 
-  void ForceClose() { Close(); }
+  void ForceClose() override { Close(); }
 
   // Any thread. `response` == nullopt means the Respond was dropped without a call.
   void PostResponse(uint64_t seq, std::optional<Response> response) {
-    core_->PostIfRunning(
-        executor_, [self = shared_from_this(), seq, response = std::move(response)]() mutable {
-          self->DeliverResponse(seq, std::move(response));
-        });
+    core_->PostIfRunning(executor_, [self = this->shared_from_this(), seq,
+                                     response = std::move(response)]() mutable {
+      self->DeliverResponse(seq, std::move(response));
+    });
   }
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kLingering, kClosed };
 
+  // The TCP layer: timeouts, socket shutdown and close. Over TLS, closing skips the close_notify
+  // alert: every response is delimited by Content-Length, so a client cannot mistake a cut for the
+  // end of a body, and a peer that stopped reading cannot hold the connection open.
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void SetTimeout(absl::Duration timeout) {
     if (timeout == absl::InfiniteDuration()) {
-      stream_.expires_never();
+      Lowest().expires_never();
     } else {
-      stream_.expires_after(ToChrono(timeout));
+      Lowest().expires_after(ToChrono(timeout));
     }
   }
 
@@ -299,10 +366,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return ReadRequest();
     state_ = State::kIdle;
     SetTimeout(core_->options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
-                            [self = shared_from_this()](const beast::error_code& ec, size_t n) {
-                              self->OnIdleRead(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunkBytes),
+        [self = this->shared_from_this()](const beast::error_code& ec, size_t n) {
+          self->OnIdleRead(ec, n);
+        });
   }
 
   void OnIdleRead(const beast::error_code& ec, size_t n) {
@@ -320,9 +388,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<uint32_t>(
         std::min<size_t>(core_->options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
     parser_->body_limit(static_cast<uint64_t>(core_->options.max_body_bytes));
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](const beast::error_code& ec, size_t) { self->OnHeader(ec); });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](const beast::error_code& ec,
+                                                               size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(const beast::error_code& ec) {
@@ -342,7 +410,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto expect = header[bhttp::field::expect];
     if (header.version() == 11 && beast::iequals(expect, "100-continue") && buffer_.size() == 0) {
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = shared_from_this()](const beast::error_code& ec, size_t) {
+                       [self = this->shared_from_this()](const beast::error_code& ec, size_t) {
                          if (self->state_ == State::kClosed) return;
                          if (ec) return self->Close();
                          self->ReadBody();
@@ -353,9 +421,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](const beast::error_code& ec, size_t) { self->OnBody(ec); });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](const beast::error_code& ec, size_t) {
+                        self->OnBody(ec);
+                      });
   }
 
   void OnBody(const beast::error_code& ec) {
@@ -409,9 +478,9 @@ class Session : public std::enable_shared_from_this<Session> {
     in_flight_counted_ = true;
     ++core_->in_flight;
     // No timeout while the handler works; the write timeout starts with the response.
-    stream_.expires_never();
+    Lowest().expires_never();
     try {
-      core_->handler(std::move(request), Respond(Responder(shared_from_this(), seq_)));
+      core_->handler(std::move(request), Respond(Responder(this->shared_from_this(), seq_)));
     } catch (...) {
       // A throwing handler must not take down an I/O thread. If `respond` was destroyed by the
       // unwinding it has already queued a 500.
@@ -466,9 +535,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
     state_ = State::kWriting;
     SetTimeout(core_->options.write_timeout);
-    bhttp::async_write(
-        stream_, res,
-        [self = shared_from_this()](const beast::error_code& ec, size_t) { self->OnWrite(ec); });
+    bhttp::async_write(stream_, res,
+                       [self = this->shared_from_this()](const beast::error_code& ec, size_t) {
+                         self->OnWrite(ec);
+                       });
   }
 
   void OnWrite(const beast::error_code& ec) {
@@ -484,7 +554,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Linger() {
     state_ = State::kLingering;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     buffer_.consume(buffer_.size());
     SetTimeout(std::min(core_->options.read_timeout, kMaxLinger));
     LingerRead();
@@ -492,20 +562,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void LingerRead() {
     // Reads into the buffer's spare capacity without committing: the bytes are discarded.
-    stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
-                            [self = shared_from_this()](const beast::error_code& ec, size_t n) {
-                              if (self->state_ == State::kClosed) return;
-                              self->lingered_bytes_ += n;
-                              if (ec || n == 0 || self->lingered_bytes_ >= kMaxLingerBytes) {
-                                return self->Close();
-                              }
-                              self->LingerRead();
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunkBytes),
+        [self = this->shared_from_this()](const beast::error_code& ec, size_t n) {
+          if (self->state_ == State::kClosed) return;
+          self->lingered_bytes_ += n;
+          if (ec || n == 0 || self->lingered_bytes_ >= kMaxLingerBytes) {
+            return self->Close();
+          }
+          self->LingerRead();
+        });
   }
 
   void GracefulClose() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     Close();
   }
 
@@ -515,7 +586,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_ == State::kClosed) return;
     ReleaseInFlight();
     state_ = State::kClosed;
-    stream_.close();
+    Lowest().close();
     core_->OnSessionClosed(id_);
   }
 
@@ -553,7 +624,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::shared_ptr<ServerCore> core_;
   const uint64_t id_;
   const std::string remote_address_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   const net::any_io_executor executor_;  // the strand; copied once so any thread may read it
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -570,7 +641,7 @@ class Session : public std::enable_shared_from_this<Session> {
 void ServerCore::Accept() {
   acceptor.async_accept(
       net::make_strand(ioc),
-      [self = shared_from_this()](const beast::error_code& ec, tcp::socket socket) {
+      [self = this->shared_from_this()](const beast::error_code& ec, tcp::socket socket) {
         self->OnAccept(ec, std::move(socket));
       });
 }
@@ -584,14 +655,14 @@ void ServerCore::OnAccept(const beast::error_code& ec, tcp::socket socket) {
   if (ec) {
     if (ec == net::error::connection_aborted) return Accept();
     accept_backoff.expires_after(kAcceptBackoff);
-    accept_backoff.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+    accept_backoff.async_wait([self = this->shared_from_this()](const beast::error_code& wait_ec) {
       if (!wait_ec && !self->shutting_down) self->Accept();
     });
     return;
   }
   socket.set_option(tcp::no_delay(true), ignored);
   const tcp::endpoint remote = socket.remote_endpoint(ignored);
-  std::shared_ptr<Session> session;
+  std::shared_ptr<SessionBase> session;
   {
     std::lock_guard<std::mutex> lock(mu);
     // Checked under `mu` so that Shutdown's snapshot of `sessions` cannot miss this one.
@@ -601,8 +672,14 @@ void ServerCore::OnAccept(const beast::error_code& ec, tcp::socket socket) {
     }
     if (open_connections < options.max_connections) {
       const uint64_t id = next_session_id++;
-      session = std::make_shared<Session>(shared_from_this(), id, std::move(socket),
-                                          FormatEndpoint(remote));
+      if (ssl.has_value()) {
+        session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            shared_from_this(), id, FormatEndpoint(remote), beast::tcp_stream(std::move(socket)),
+            *ssl);
+      } else {
+        session = std::make_shared<Session<beast::tcp_stream>>(
+            shared_from_this(), id, FormatEndpoint(remote), std::move(socket));
+      }
       sessions.emplace(id, session);
       ++open_connections;
     }
@@ -662,8 +739,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   absl::StatusOr<tcp::endpoint> endpoint = ParseListenAddress(options.listen);
   if (!endpoint.ok()) return endpoint.status();
 
+  std::optional<net::ssl::context> ssl;
+  if (options.tls.has_value()) {
+    absl::StatusOr<net::ssl::context> context = MakeSslContext(*options.tls, options.tls_name);
+    if (!context.ok()) return context.status();
+    ssl.emplace(*std::move(context));
+  }
+
   const std::string listen = options.listen;
   auto core = std::make_shared<internal::ServerCore>(std::move(options), std::move(handler));
+  core->ssl = std::move(ssl);
   auto unavailable = [&listen](std::string_view step, const beast::error_code& ec) {
     return absl::UnavailableError(
         absl::StrCat("HTTP server: cannot ", ToAbsl(step), " ", listen, ": ", ec.message()));
@@ -710,14 +795,14 @@ void Server::Shutdown(absl::Duration grace) {
   stopped_ = true;
 
   auto snapshot = [&core] {
-    std::vector<std::shared_ptr<internal::Session>> live;
+    std::vector<std::shared_ptr<internal::SessionBase>> live;
     for (const auto& [id, weak] : core.sessions) {
       if (auto session = weak.lock()) live.push_back(std::move(session));
     }
     return live;
   };
 
-  std::vector<std::shared_ptr<internal::Session>> live;
+  std::vector<std::shared_ptr<internal::SessionBase>> live;
   {
     std::lock_guard<std::mutex> lock(core.mu);
     core.shutting_down = true;

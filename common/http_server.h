@@ -7,8 +7,8 @@
 // I/O threads, possibly concurrently for different connections (never concurrently for one
 // connection). A `Respond` may be called or destroyed on any thread.
 //
-// Boost.Beast is confined to http_server.cc; this header depends only on the standard library and
-// Abseil.
+// Boost.Beast and Asio's OpenSSL layer are confined to http_server.cc; this header depends only on
+// the standard library, Abseil and common/tls.h.
 
 #ifndef ONSYNC_COMMON_HTTP_SERVER_H_
 #define ONSYNC_COMMON_HTTP_SERVER_H_
@@ -27,6 +27,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 
 namespace onsync::http {
 
@@ -82,6 +83,12 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Seconds(30);
   absl::Duration write_timeout = absl::Seconds(10);
   size_t max_connections = 10000;  // beyond: accept and close at once
+  // Serve HTTPS (TLS 1.2 or later) with these files instead of plain HTTP. The handshake must
+  // complete within `read_timeout`. With `ca_file`, client certificates are requested and
+  // verified; `require_client_cert` refuses clients without one.
+  std::optional<tls::TlsFiles> tls = std::nullopt;
+  // Names the TLS settings in errors (e.g. "gateway.tls"), as in "gateway.tls.key_file: ...".
+  std::string tls_name = "tls";
   // Builds the response for errors the core answers itself: 400 (malformed request), 413, 431,
   // 500 (handler dropped `Respond`, threw, or returned an invalid status) and 503 (request
   // completed while shutting down). The status of the returned response is forced to
@@ -100,8 +107,9 @@ class ServerCore;
 class Server {
  public:
   // Binds, listens and starts `options.threads` I/O threads. Errors: malformed address or
-  // options -> INVALID_ARGUMENT; socket/bind/listen failure -> UNAVAILABLE, with the address and
-  // the reason in the message.
+  // options, or TLS files that do not check out -> INVALID_ARGUMENT (NOT_FOUND /
+  // PERMISSION_DENIED for an unreadable TLS file); socket/bind/listen failure -> UNAVAILABLE, with
+  // the address and the reason in the message.
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options, Handler handler);
 
   Server(const Server&) = delete;

@@ -12,12 +12,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_tls.h"
 #include "common/logging.h"
 #include "common/string_view.h"
 #include "common/trace_context.h"
 #include "gateway/routes/error_response.h"
 #include "onsync/v1/sync_service.grpc.pb.h"
 #include "server/config/durations.h"
+#include "server/config/tls_files.h"
 
 namespace onsync::gateway {
 namespace {
@@ -40,8 +42,15 @@ const google::protobuf::ServiceDescriptor& SyncServiceDescriptor() {
   return *onsync::v1::SyncRecordRequest::descriptor()->file()->FindServiceByName("SyncService");
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const GatewayOptions& options) {
   grpc::ChannelArguments args;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.server_tls.has_value()) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> tls =
+        tls::GrpcChannelCredentials(*options.server_tls, "gateway.server_tls", args);
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+  }
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
   // gRPC's default reconnect backoff starts at 1 s and grows to 120 s: after a server restart
@@ -53,7 +62,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const GatewayOptions& options) {
   // name with several records (a Kubernetes headless Service). gRPC's default, pick_first, would
   // send everything to the first address.
   args.SetLoadBalancingPolicyName("round_robin");
-  return grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(options.server, credentials, args);
 }
 
 // Decrements the in-flight count when the request's Respond is used or dropped. Shares the
@@ -91,11 +100,8 @@ const char* MethodName(std::string_view method) {
 }  // namespace
 
 absl::Status ApplyGatewayConfig(const v1::GatewayConfig& config, GatewayOptions& options) {
-  if (config.has_tls() || config.has_server_tls()) {
-    return absl::UnimplementedError(
-        "gateway.tls and gateway.server_tls are not supported by this gateway yet; terminate TLS "
-        "in front of it");
-  }
+  if (config.has_tls()) options.tls = config::TlsFilesFrom(config.tls());
+  if (config.has_server_tls()) options.server_tls = config::TlsFilesFrom(config.server_tls());
   if (!config.listen().empty()) options.listen = config.listen();
   if (!config.server().empty()) options.server = config.server();
   if (config.threads() > 0) options.threads = config.threads();
@@ -120,9 +126,9 @@ bool IsLoopbackListen(std::string_view listen) {
   return host == "localhost" || host == "[::1]" || absl::StartsWith(ToAbsl(host), "127.");
 }
 
-Gateway::Gateway(GatewayOptions options)
+Gateway::Gateway(GatewayOptions options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
-      channel_(MakeChannel(options_)),
+      channel_(std::move(channel)),
       sync_service_route_(channel_, SyncServiceDescriptor(), options_.deadlines),
       sync_route_(channel_, options_.deadlines),
       outcome_route_(channel_, options_.deadlines),
@@ -138,8 +144,12 @@ Gateway::Gateway(GatewayOptions options)
                                     {"route"})) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
-  std::unique_ptr<Gateway> gateway(new Gateway(std::move(options)));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(options);
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(options), *std::move(channel)));
   http::ServerOptions http_options;
+  http_options.tls = gateway->options_.tls;
+  http_options.tls_name = "gateway.tls";
   http_options.listen = gateway->options_.listen;
   http_options.threads = gateway->options_.threads;
   http_options.max_body_bytes = gateway->options_.max_body_bytes;

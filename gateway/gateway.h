@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,7 @@
 #include "absl/time/time.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 #include "gateway/auth/caller_auth.h"
 #include "gateway/routes/call_context.h"
 #include "gateway/routes/generic_rpc_route.h"
@@ -54,6 +56,10 @@ struct GatewayOptions {
   RpcDeadlines deadlines;
   int max_concurrent_requests = 1024;
   int max_message_bytes = 4 << 20;
+  // Serve HTTPS with these files (gateway.tls; with ca_file, client certificates are verified).
+  std::optional<tls::TlsFiles> tls;
+  // Dial the server with TLS, or mTLS when cert_file/key_file are set (gateway.server_tls).
+  std::optional<tls::TlsFiles> server_tls;
   // Who may call; null or open(): every route is open.
   std::shared_ptr<CallerAuth> auth;
   // Where the gateway's metrics are registered and what GET /metrics serves; null:
@@ -66,8 +72,8 @@ inline constexpr const char* kMetricRoutes[] = {
     "/sync",    "/v1/outcomes", "/v1/jobs", "/onsync.v1.SyncService",
     "/healthz", "/readyz",      "/metrics", "other"};
 
-// Sets the options `config` gives (fields left unset keep `options`' values). Errors:
-// UNIMPLEMENTED for `tls` / `server_tls`, which this gateway cannot serve yet.
+// Sets the options `config` gives (fields left unset keep `options`' values). The TLS files are
+// checked by Gateway::Start. Errors: none today (the status is for future settings).
 absl::Status ApplyGatewayConfig(const onsync::v1::GatewayConfig& config, GatewayOptions& options);
 
 // True when `listen`'s host is a loopback address (127.x.x.x, ::1, localhost).
@@ -75,7 +81,8 @@ bool IsLoopbackListen(std::string_view listen);
 
 class Gateway final {
  public:
-  // Errors: those of http::Server::Start (address invalid or in use).
+  // Errors: those of http::Server::Start (address invalid or in use; `tls` files that do not
+  // check out) and tls::LoadTlsPem's for `server_tls` ("gateway.server_tls.ca_file: ...").
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(GatewayOptions options);
 
   ~Gateway();
@@ -88,7 +95,7 @@ class Gateway final {
   void Shutdown(absl::Duration grace);
 
  private:
-  explicit Gateway(GatewayOptions options);
+  Gateway(GatewayOptions options, std::shared_ptr<grpc::Channel> channel);
   void Dispatch(http::Request request, http::Respond respond);
   void Route(http::Request request, http::Respond respond);
   // The `route` label of a path.

@@ -118,7 +118,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  spdlog::info("forwarding to {}", options.server);
+  spdlog::info("serving {}; forwarding to {} over {}",
+               options.tls.has_value() ? "HTTPS (gateway.tls)" : "plain HTTP", options.server,
+               !options.server_tls.has_value()         ? "plaintext gRPC"
+               : options.server_tls->cert_file.empty() ? "TLS (gateway.server_tls)"
+                                                       : "mTLS (gateway.server_tls)");
   // The ready line: scripts and tests read the bound port from it.
   std::printf("onsync-gateway listening on %s:%d\n", host.c_str(), (*gateway)->port());
   std::fflush(stdout);

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/grpc_tls.h"
 #include "server/config/secrets.h"
+#include "server/config/tls_files.h"
 #include "server/jobs/postgres_create_lock.h"
 #include "server/jobs/postgres_job_store.h"
 #include "server/jobs/sqlite_job_store.h"
@@ -127,8 +129,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       std::make_unique<HealthService>(),
       std::make_unique<SyncServiceImpl>(options.config, *std::move(upstreams),
                                         std::move(stores->jobs), std::move(stores->create_lock))));
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options.config->server().has_tls()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls = tls::GrpcServerCredentials(
+        config::TlsFilesFrom(options.config->server().tls()), "server.tls");
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   // gRPC sets SO_REUSEPORT by default, so a second server on a busy port would silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);

@@ -66,7 +66,11 @@ class Server final {
   // UpstreamPool::Create (an unreadable secret) and of opening the job store: SQLite's
   // (FAILED_PRECONDITION when another process holds the file) or PostgreSQL's ("jobs.postgres:
   // ...": an unreadable DSN secret, INVALID_ARGUMENT for a malformed DSN, UNAVAILABLE for an
-  // unreachable database, FAILED_PRECONDITION for a schema it cannot use).
+  // unreachable database, FAILED_PRECONDITION for a schema it cannot use), and
+  // tls::LoadTlsPem's for `server.tls` files that do not check out ("server.tls.key_file: ...").
+  //
+  // Transport: plaintext, or with `server.tls` TLS; with `server.tls.ca_file` client certificates
+  // are verified against that CA, and `require_client_cert` refuses clients without one (mTLS).
   //
   // Job store: `jobs.postgres` chooses the PostgreSQL store, shared by replicas (its leases are
   // left to expire: other replicas may be running their jobs); otherwise the SQLite store, whose
