@@ -243,6 +243,26 @@ TEST_F(SyncRecordTest, SyncsBeyondTheInFlightCapAreRefused) {
   EXPECT_TRUE(third.ok()) << third.error_message();
 }
 
+TEST_F(SyncRecordTest, RequestsOverTheMaxMessageSizeAreRefusedBeforeAnySync) {
+  ServerOptions options;
+  options.max_message_bytes = 16 << 10;
+  ASSERT_NO_FATAL_FAILURE(StartServerWith("", "", options));
+  v1::SyncRecordRequest request;
+  request.set_profile("business_app");
+  request.mutable_trigger()->set_key("Payroll");
+  v1::SyncRecordResponse response;
+  const grpc::Status fits = Call(request, &response);
+  EXPECT_TRUE(fits.ok()) << fits.error_message();
+  const size_t calls_after_first = sandbox_->request_log().Entries().size();
+
+  (*request.mutable_trigger()->mutable_body()->mutable_fields())["padding"].set_string_value(
+      std::string(32 << 10, 'x'));
+  const grpc::Status too_big = Call(request, &response);
+  EXPECT_EQ(too_big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(sandbox_->request_log().Entries().size(), calls_after_first)
+      << "nothing was sent upstream for the refused request";
+}
+
 TEST_F(SyncRecordTest, ShutdownReleasesASyncWaitingOnASlowUpstream) {
   StartServer("");
   sandbox::FaultConfig slow;
