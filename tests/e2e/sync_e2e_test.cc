@@ -823,6 +823,41 @@ TEST_F(SyncE2eTest, SlowServiceNowGives504WithinTheDeadline) {
   EXPECT_LT(elapsed, absl::Seconds(3));
 }
 
+// 11b. A server at its cap of syncs in flight refuses more at once: 503 with Retry-After.
+TEST_F(SyncE2eTest, AServerAtItsInFlightCapAnswers503WithRetryAfter) {
+  for (std::optional<ChildProcess>* process : {&gateway_, &server_}) {
+    (*process)->Signal(SIGTERM);
+    ASSERT_EQ((*process)->Wait(absl::Seconds(15)).value_or(-1), 0);
+    process->reset();
+  }
+  std::string yaml = ReadTextFile(*config_path_);
+  const size_t server = yaml.find("\nserver:\n");
+  ASSERT_NE(server, std::string::npos);
+  yaml.insert(server + std::string("\nserver:\n").size(), "  max_in_flight_syncs: 1\n");
+  const std::string config = WriteTempFile(yaml);
+  temp_files_.push_back(config);
+  ASSERT_NO_FATAL_FAILURE(StartServer(config));
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+
+  sandbox::FaultConfig slow;
+  slow.latency = absl::Seconds(1);
+  box().SetFaults(FakeKind::kServiceNow, slow);
+  HttpResult first;
+  std::thread first_caller(
+      [&] { first = PostOutcome("business_app", R"({"recordId": 1001, "name": "Payroll"})"); });
+  // The second is sent once the first is waiting on ServiceNow, so it finds the only slot taken.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (ServiceNowCalls() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  const HttpResult second = PostOutcome("business_app", R"({"recordId": 1002, "name": "Payroll"})");
+  first_caller.join();
+
+  EXPECT_EQ(second.status, 503) << second.body;
+  EXPECT_EQ(second.Header("retry-after"), "1");
+  EXPECT_EQ(Member(ParseJson(second.body), "code"), "14");
+  EXPECT_THAT(second.body, HasSubstr("max_in_flight_syncs"));
+  EXPECT_EQ(first.status, 200) << first.body;
+}
+
 // 12. The PoC's body names the ServiceNow host: only allowed hosts get the caller's credentials.
 TEST_F(SyncE2eTest, ServiceNowHostOutsideTheAllowListIs403) {
   const HttpResult result = PostSync(PocBody("Payroll", "http://evil.example.com"));
